@@ -1,0 +1,72 @@
+/* Minimal checking helpers shared by the C tests: every CHECK prints what it
+ * compared and exits non-zero on the first failure. */
+#ifndef RCGC_TEST_CHECK_H
+#define RCGC_TEST_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcgc.h"
+
+static unsigned long check_count = 0;
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    check_count++;                                                               \
+    if (!(cond)) {                                                               \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n  last error: %s\n", __FILE__, \
+              __LINE__, #cond, rcgc_last_error());                               \
+      exit(1);                                                                   \
+    }                                                                            \
+  } while (0)
+
+/* Compare two unsigned integers, printing both on failure. */
+#define CHECK_EQ(actual, expected)                                               \
+  do {                                                                           \
+    unsigned long long check_a_ = (unsigned long long)(actual);                  \
+    unsigned long long check_e_ = (unsigned long long)(expected);                \
+    check_count++;                                                               \
+    if (check_a_ != check_e_) {                                                  \
+      fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %llu, expected %s == %llu\n" \
+              "  last error: %s\n",                                              \
+              __FILE__, __LINE__, #actual, check_a_, #expected, check_e_,        \
+              rcgc_last_error());                                                \
+      exit(1);                                                                   \
+    }                                                                            \
+  } while (0)
+
+/* Check a call's result code and, for failures, that the message names the function. */
+#define CHECK_RC(call, expected)                                                 \
+  do {                                                                           \
+    rcgc_result check_r_ = (call);                                               \
+    check_count++;                                                               \
+    if (check_r_ != (expected)) {                                                \
+      fprintf(stderr, "%s:%d: %s returned %s, expected %s\n  last error: %s\n",  \
+              __FILE__, __LINE__, #call, rcgc_result_name(check_r_),             \
+              rcgc_result_name(expected), rcgc_last_error());                    \
+      exit(1);                                                                   \
+    }                                                                            \
+  } while (0)
+
+#define CHECK_COUNTS(heap, c0, c1, c2)                                           \
+  do {                                                                           \
+    rcgc_counts check_c_ = rcgc_get_count(heap);                                 \
+    check_count++;                                                               \
+    if (check_c_.gen0 != (size_t)(c0) || check_c_.gen1 != (size_t)(c1) ||       \
+        check_c_.gen2 != (size_t)(c2)) {                                         \
+      fprintf(stderr, "%s:%d: counts are (%zu, %zu, %zu), expected (%zu, %zu, %zu)\n", \
+              __FILE__, __LINE__, check_c_.gen0, check_c_.gen1, check_c_.gen2,   \
+              (size_t)(c0), (size_t)(c1), (size_t)(c2));                         \
+      exit(1);                                                                   \
+    }                                                                            \
+  } while (0)
+
+/* Call at the end of main: prints the closing line the harness looks for. */
+#define CHECK_DONE(name)                                                         \
+  do {                                                                           \
+    printf("%s: %lu checks passed\n", (name), check_count);                      \
+    return 0;                                                                    \
+  } while (0)
+
+#endif
