@@ -1,14 +1,27 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! rcgc: CPython's memory manager as a library.
+//!
+//! A private heap of refcounted objects with CPython 3.11's generational cycle
+//! collector, exposed to C through `include/rcgc.h`. The safe-as-possible core is
+//! split into one module per concept; `ffi` is the thin C surface above it.
+//!
+//! - `error`: the stable `rcgc_result` codes, the internal `Error`, the per-thread message.
+//! - `header`: the 16-byte object header, its state bits, payload <-> header.
+//! - `pool`: the per-heap size-class allocator, which can also walk every live object.
+//! - `types`: registered object types and their callbacks.
+//! - `heap`: the heap (types, generations, allocator, stats, limits, misuse reports).
+//! - `refcount`: incref/decref and the iterative deallocation worklist.
+//! - `collector`: generations, thresholds and the cycle-detection algorithm.
+//! - `slots`: the built-in slots object.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod collector;
+pub mod error;
+pub mod ffi;
+pub mod header;
+pub mod heap;
+mod pool;
+pub mod refcount;
+pub mod slots;
+pub mod types;

@@ -1,0 +1,637 @@
+/*
+ * rcgc: CPython's memory manager as a C library.
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ *
+ * Generated from src/ by cbindgen -- do not edit; edit the Rust doc comments instead.
+ */
+
+#ifndef RCGC_H
+#define RCGC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RCGC_VERSION_MAJOR 0
+#define RCGC_VERSION_MINOR 1
+#define RCGC_VERSION_PATCH 0
+/** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define RCGC_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
+
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#define RCGC_MUST_USE [[nodiscard]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define RCGC_MUST_USE __attribute__((warn_unused_result))
+#else
+#define RCGC_MUST_USE
+#endif
+
+
+/**
+ * The result of every rcgc function that can fail.
+ *
+ * Values are stable once released; new codes are only ever appended. Callers
+ * must test the code, not the message of rcgc_last_error().
+ */
+typedef enum rcgc_result {
+  /**
+   * Success.
+   */
+  RCGC_OK = 0,
+  /**
+   * A required pointer was NULL.
+   */
+  RCGC_ERR_NULL_ARGUMENT = 1,
+  /**
+   * An argument is out of its range: a generation outside 0..=2, a slot index
+   * past the end, an invalid type spec or config.
+   */
+  RCGC_ERR_INVALID_ARGUMENT = 2,
+  /**
+   * The system allocator returned nothing.
+   */
+  RCGC_ERR_NO_MEMORY = 3,
+  /**
+   * The heap's configured memory limit would be exceeded, even after a full collection.
+   */
+  RCGC_ERR_MEMORY_LIMIT = 4,
+  /**
+   * An object or type belongs to another heap.
+   */
+  RCGC_ERR_WRONG_HEAP = 5,
+  /**
+   * Not a live object of this heap, or one whose refcount contradicts what
+   * the traverse callbacks report.
+   */
+  RCGC_ERR_INVALID_OBJECT = 6,
+  /**
+   * The call is not allowed in the heap's current phase, e.g. rcgc_collect
+   * from inside a callback of a running collection.
+   */
+  RCGC_ERR_REENTRANT = 7,
+  /**
+   * An internal bug was caught at the C boundary; the heap is still consistent.
+   */
+  RCGC_ERR_PANIC = 8,
+} rcgc_result;
+
+/**
+ * An opaque private heap of refcounted objects (rcgc_heap_new, rcgc_heap_free).
+ * Owned by one thread at a time; every type and object belongs to one heap
+ * and must not outlive it.
+ */
+typedef struct rcgc_heap rcgc_heap;
+
+/**
+ * An opaque registered object type (rcgc_type_register). Belongs to one heap
+ * and lives until that heap is freed.
+ */
+typedef struct rcgc_type rcgc_type;
+
+/**
+ * Options for rcgc_heap_new_with. Always start from rcgc_config_init, which
+ * fills in struct_size and the defaults; fields may be added at the end in
+ * later versions.
+ */
+typedef struct rcgc_config {
+  /**
+   * Set by rcgc_config_init to sizeof(rcgc_config); lets a newer library
+   * accept an older caller's struct.
+   */
+  size_t struct_size;
+  /**
+   * Bytes the heap may hold, object headers included; 0 means no limit. An
+   * allocation that would pass it runs a full collection first, then fails
+   * with RCGC_ERR_MEMORY_LIMIT if it still does not fit.
+   */
+  size_t memory_limit;
+  /**
+   * Validate every object pointer passed in. Not available in this version:
+   * rcgc_heap_new_with rejects true with RCGC_ERR_INVALID_ARGUMENT.
+   */
+  bool checked;
+} rcgc_config;
+
+/**
+ * Counters of a heap, filled by rcgc_heap_get_stats.
+ */
+typedef struct rcgc_heap_stats {
+  /**
+   * Set by the caller to sizeof(rcgc_heap_stats) before the call.
+   */
+  size_t struct_size;
+  /**
+   * Objects allocated and not yet freed.
+   */
+  size_t live_objects;
+  /**
+   * Objects tracked by the collector.
+   */
+  size_t tracked_objects;
+  /**
+   * Bytes occupied by live objects, 16-byte headers included, each object
+   * rounded up to its allocation block.
+   */
+  size_t bytes_in_use;
+  /**
+   * The highest bytes_in_use so far.
+   */
+  size_t peak_bytes;
+  /**
+   * Objects ever allocated in this heap.
+   */
+  size_t allocated_total;
+  /**
+   * Objects ever freed in this heap.
+   */
+  size_t freed_total;
+} rcgc_heap_stats;
+
+/**
+ * Receives misuse that a void function cannot return (a decref of an object
+ * whose refcount is already zero, ...): `message` names the function, the
+ * object's address and its type; it is valid only during the call. If the
+ * handler returns, the offending call does nothing.
+ */
+typedef void (*rcgc_misuse_fn)(const char *message, void *ctx);
+
+/**
+ * Called by a traverse callback once for each object reference the payload
+ * holds. NULL referents are ignored.
+ */
+typedef void (*rcgc_visit_fn)(void *referent, void *ctx);
+
+/**
+ * Reports every object reference `obj`'s payload holds by calling
+ * `visit(referent, ctx)` once per reference (like CPython's tp_traverse). It must
+ * only call visit: no allocation, no incref or decref, no other rcgc call.
+ */
+typedef void (*rcgc_traverse_fn)(void *obj, rcgc_visit_fn visit, void *ctx);
+
+/**
+ * Drops every reference `obj`'s payload holds: set the field to NULL, then
+ * decref the old value (rcgc_clear_ref does both), like CPython's tp_clear.
+ */
+typedef void (*rcgc_clear_fn)(void *obj);
+
+/**
+ * Runs at most once per object, before it is freed; may resurrect it by
+ * storing a new reference to it somewhere (PEP 442).
+ */
+typedef void (*rcgc_finalize_fn)(void *obj);
+
+/**
+ * Releases resources rcgc does not manage (malloc'd buffers, file handles)
+ * just before the object's memory goes. Must not touch other rcgc objects.
+ */
+typedef void (*rcgc_destroy_fn)(void *obj);
+
+/**
+ * What rcgc_type_register needs to know about a type.
+ *
+ * name: copied; shown in errors and debug output. size: payload bytes (at least
+ * 1); the payload is zeroed on allocation and 16-byte aligned. traverse: reports
+ * each object reference the payload holds; NULL means the type holds no
+ * references and its objects are never tracked. clear: required when traverse
+ * is set. finalize and destroy: optional.
+ */
+typedef struct rcgc_type_spec {
+  /**
+   * NUL-terminated type name, copied at registration. Must not be NULL.
+   */
+  const char *name;
+  /**
+   * Payload bytes: at least 1.
+   */
+  size_t size;
+  /**
+   * See rcgc_traverse_fn; NULL for types that hold no object references.
+   */
+  rcgc_traverse_fn traverse;
+  /**
+   * See rcgc_clear_fn; required when traverse is set.
+   */
+  rcgc_clear_fn clear;
+  /**
+   * See rcgc_finalize_fn; optional.
+   */
+  rcgc_finalize_fn finalize;
+  /**
+   * See rcgc_destroy_fn; optional.
+   */
+  rcgc_destroy_fn destroy;
+} rcgc_type_spec;
+
+/**
+ * The collection thresholds of the three generations (gc.get_threshold()).
+ */
+typedef struct rcgc_thresholds {
+  /**
+   * Allocations minus deallocations of tracked-type objects that trigger a
+   * collection of generation 0; 0 disables automatic collection.
+   */
+  size_t gen0;
+  /**
+   * Collections of generation 0 that trigger a collection of generation 1.
+   */
+  size_t gen1;
+  /**
+   * Collections of generation 1 that may trigger a full collection.
+   */
+  size_t gen2;
+} rcgc_thresholds;
+
+/**
+ * The counts of the three generations (gc.get_count()).
+ */
+typedef struct rcgc_counts {
+  /**
+   * Allocations minus deallocations of objects of types with traverse since
+   * the last collection (never below 0).
+   */
+  size_t gen0;
+  /**
+   * Collections of generation 0 since the last collection of generation 1.
+   */
+  size_t gen1;
+  /**
+   * Collections of generation 1 since the last collection of generation 2.
+   */
+  size_t gen2;
+} rcgc_counts;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * The message of the last failing rcgc call on the calling thread, naming the
+ * function and the offending value, e.g. "rcgc_collect: generation 3 is outside
+ * 0..=2"; "no error" if no call has failed. Never NULL. The string is owned by
+ * rcgc and valid until the next failing call on the same thread. Successful
+ * calls leave it unchanged: test the return code, not the message.
+ */
+const char *rcgc_last_error(void);
+
+/**
+ * The code of the last failing rcgc call on the calling thread, RCGC_OK if
+ * none has failed.
+ */
+enum rcgc_result rcgc_last_error_code(void);
+
+/**
+ * The name of a result code as a static string, e.g. "RCGC_ERR_NO_MEMORY";
+ * "unknown rcgc_result" for a value that is not a code. Never NULL.
+ */
+const char *rcgc_result_name(int code);
+
+/**
+ * The library's version as a static string "MAJOR.MINOR.PATCH", equal to the
+ * RCGC_VERSION_MAJOR/MINOR/PATCH macros of the header it was built with.
+ */
+const char *rcgc_version(void);
+
+/**
+ * Fills `config` with the defaults: struct_size = sizeof(rcgc_config), no
+ * memory limit, checked mode off. NULL is a no-op.
+ *
+ * # Safety
+ * `config` must be NULL or point to writable memory for an rcgc_config.
+ */
+void rcgc_config_init(struct rcgc_config *config);
+
+/**
+ * A new, empty heap with CPython's defaults: thresholds (700, 10, 10),
+ * automatic collection enabled, no memory limit. The caller owns the heap and
+ * frees it with rcgc_heap_free. Returns NULL only when memory is exhausted
+ * (RCGC_ERR_NO_MEMORY).
+ */
+struct rcgc_heap *rcgc_heap_new(void);
+
+/**
+ * A new heap with the options of `config` (start from rcgc_config_init). The
+ * config is only read during the call. Returns NULL, with the reason in
+ * rcgc_last_error(), when config is NULL (RCGC_ERR_NULL_ARGUMENT), when its
+ * struct_size is smaller than the first version of rcgc_config, when it is
+ * larger and the bytes this library does not know are not all zero, or when
+ * checked is true (RCGC_ERR_INVALID_ARGUMENT), or when memory is exhausted
+ * (RCGC_ERR_NO_MEMORY).
+ *
+ * # Safety
+ * `config` must be NULL or point to at least config->struct_size readable bytes.
+ */
+struct rcgc_heap *rcgc_heap_new_with(const struct rcgc_config *config);
+
+/**
+ * Frees the heap: runs a full collection, then finalize (once) for every
+ * object not yet finalized, clears every container so refcounting frees what
+ * it can, and finally runs destroy for every object left and releases all
+ * memory, like interpreter shutdown. Every object and type of the heap is
+ * invalid afterwards. NULL is a no-op. Calling it from a callback of the same
+ * heap is misuse: it is reported to the misuse handler and nothing is freed.
+ *
+ * # Safety
+ * `heap` must be NULL or a live heap; it must not be used after this call.
+ */
+void rcgc_heap_free(struct rcgc_heap *heap);
+
+/**
+ * Writes the heap's counters to `out` (see rcgc_heap_stats). The caller sets
+ * out->struct_size to sizeof(rcgc_heap_stats) first; bytes past the fields
+ * this library knows, up to struct_size, are zeroed. Errors:
+ * RCGC_ERR_NULL_ARGUMENT (heap or out NULL), RCGC_ERR_INVALID_ARGUMENT
+ * (struct_size too small). `out` is written only on RCGC_OK.
+ *
+ * # Safety
+ * `heap` must be NULL or live; `out` NULL or writable for out->struct_size bytes.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_heap_get_stats(const struct rcgc_heap *heap,
+                                     struct rcgc_heap_stats *out);
+
+/**
+ * Sets the function that receives misuse a void function cannot return: a
+ * decref of an object whose refcount is already zero (a double decref, a
+ * decref of a freed object), an object reaching refcount zero inside a
+ * traverse callback, a refcount smaller than the references traverse reports.
+ * The message names the function, the object's address and its type, and is
+ * valid only during the call. If the handler returns, the offending call does
+ * nothing (the object is leaked rather than freed twice). `handler` NULL restores
+ * the default, which prints the message to stderr and aborts. A NULL heap is
+ * a no-op (RCGC_ERR_NULL_ARGUMENT in rcgc_last_error).
+ *
+ * # Safety
+ * `heap` must be NULL or live; `handler` is called on the heap's thread with `ctx`.
+ */
+void rcgc_set_misuse_handler(struct rcgc_heap *heap, rcgc_misuse_fn handler, void *ctx);
+
+/**
+ * Registers a type described by `spec` (read only during the call; the name
+ * is copied) and writes it to `*out`. The type belongs to `heap` and lives
+ * until the heap is freed. Errors: RCGC_ERR_NULL_ARGUMENT (heap, spec or out
+ * NULL); RCGC_ERR_INVALID_ARGUMENT (name NULL, size 0 or larger than the
+ * largest object, traverse set without clear); RCGC_ERR_NO_MEMORY. `*out` is
+ * written only on RCGC_OK.
+ *
+ * # Safety
+ * Each pointer must be NULL or valid; spec->name NULL or NUL-terminated.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_type_register(struct rcgc_heap *heap,
+                                    const struct rcgc_type_spec *spec,
+                                    struct rcgc_type **out);
+
+/**
+ * A new object of `type` with refcount 1 and a zeroed, 16-byte aligned payload
+ * of the type's size; returns the payload pointer, a new reference owned by
+ * the caller. If the type has traverse, the object is tracked in generation 0
+ * and counts toward count.gen0, and the allocation may run an automatic
+ * collection first. NULL on failure, with rcgc_last_error_code():
+ * RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_NO_MEMORY, RCGC_ERR_MEMORY_LIMIT, or
+ * RCGC_ERR_REENTRANT (called from a traverse callback).
+ *
+ * # Safety
+ * `type` must be NULL or a type of a live heap.
+ */
+void *rcgc_alloc(struct rcgc_type *type);
+
+/**
+ * Like rcgc_alloc with a payload of `size` bytes, for objects whose size
+ * varies; `size` must be at least the type's size (else NULL with
+ * RCGC_ERR_INVALID_ARGUMENT, as for sizes beyond the largest object).
+ *
+ * # Safety
+ * `type` must be NULL or a type of a live heap.
+ */
+void *rcgc_alloc_var(struct rcgc_type *type, size_t size);
+
+/**
+ * Adds a reference to `obj` (Py_XINCREF). NULL is a no-op. A refcount that
+ * reaches 4294967295 stays there: the object becomes immortal.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+void rcgc_incref(void *obj);
+
+/**
+ * Drops a reference to `obj` (Py_XDECREF). NULL is a no-op. At zero the
+ * object is finalized (once ever; the finalizer may resurrect it), cleared,
+ * destroyed and freed, and so is everything only it held, iteratively. A
+ * decref of an object whose count is already zero is reported to the misuse
+ * handler and otherwise ignored.
+ *
+ * # Safety
+ * `obj` must be NULL or an object of a live heap.
+ */
+void rcgc_decref(void *obj);
+
+/**
+ * The reference count of `obj`; 0 for NULL (RCGC_ERR_NULL_ARGUMENT in
+ * rcgc_last_error).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+size_t rcgc_refcount(const void *obj);
+
+/**
+ * Stores `value` in `*slot` with a new reference, then drops the reference
+ * the slot held (Py_XSETREF with an incref); safe when both are the same
+ * object. `value` may be NULL. A NULL slot is a no-op (RCGC_ERR_NULL_ARGUMENT
+ * in rcgc_last_error).
+ *
+ * # Safety
+ * `slot` must be NULL or valid for reads and writes; `value` and `*slot` NULL
+ * or live objects.
+ */
+void rcgc_set_ref(void **slot, void *value);
+
+/**
+ * Sets `*slot` to NULL, then drops the reference it held (Py_CLEAR). A NULL
+ * slot is a no-op (RCGC_ERR_NULL_ARGUMENT in rcgc_last_error).
+ *
+ * # Safety
+ * `slot` must be NULL or valid for reads and writes; `*slot` NULL or live.
+ */
+void rcgc_clear_ref(void **slot);
+
+/**
+ * The type of `obj` (borrowed; lives as long as the heap); NULL for NULL.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+struct rcgc_type *rcgc_type_of(const void *obj);
+
+/**
+ * The name of `type` as given at registration (owned by the type, valid until
+ * the heap is freed); NULL for NULL.
+ *
+ * # Safety
+ * `type` must be NULL or a type of a live heap.
+ */
+const char *rcgc_type_name(const struct rcgc_type *type);
+
+/**
+ * A new slots object holding `nslots` references, all NULL: a tracked object
+ * of the built-in type "rcgc.slots" with refcount 1 (a new reference owned by
+ * the caller). It needs no callbacks: rcgc traverses and clears it. NULL on
+ * failure, as rcgc_alloc, or with RCGC_ERR_INVALID_ARGUMENT when nslots is too
+ * large for any object.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+void *rcgc_slots_new(struct rcgc_heap *heap, size_t nslots);
+
+/**
+ * Stores `value` in slot `index` of the slots object `obj` with a new
+ * reference and drops the reference the slot held; `value` NULL empties the
+ * slot. Errors: RCGC_ERR_NULL_ARGUMENT (obj NULL), RCGC_ERR_INVALID_ARGUMENT
+ * (obj is not a slots object, or index >= its length), RCGC_ERR_WRONG_HEAP
+ * (value belongs to another heap). Nothing changes on failure.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object; `value` NULL or a live object.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_slots_set(void *obj, size_t index, void *value);
+
+/**
+ * The object in slot `index` of the slots object `obj`, as a borrowed
+ * reference (incref it to keep it), or NULL for an empty slot. Also NULL, with
+ * the reason in rcgc_last_error(), when obj is NULL, not a slots object, or
+ * index is past the end.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+void *rcgc_slots_get(const void *obj, size_t index);
+
+/**
+ * The number of slots of the slots object `obj`; 0 when obj is NULL or not a
+ * slots object (the reason in rcgc_last_error).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+size_t rcgc_slots_len(const void *obj);
+
+/**
+ * Collects generations 0..=generation (gc.collect(generation)) and writes to
+ * `*unreachable_out` (which may be NULL) the number of unreachable objects
+ * found, counted as CPython does: objects still unreachable after their
+ * finalizers ran (a self-referencing object: 1, a two-object cycle: 2, an
+ * object its finalizer resurrected: 0). Survivors move to the next older
+ * generation. Runs even when automatic collection is disabled. Errors:
+ * RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_INVALID_ARGUMENT (generation outside
+ * 0..=2), RCGC_ERR_REENTRANT (called from a callback while the heap is
+ * collecting or freeing), RCGC_ERR_NO_MEMORY (nothing was collected),
+ * RCGC_ERR_INVALID_OBJECT (a refcount is smaller than the references the
+ * traverse callbacks report; also reported to the misuse handler; nothing was
+ * freed).
+ *
+ * # Safety
+ * `heap` must be NULL or live; `unreachable_out` NULL or writable.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_collect(struct rcgc_heap *heap,
+                              int generation,
+                              size_t *unreachable_out);
+
+/**
+ * The thresholds (gc.get_threshold()); all zero for a NULL heap.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+struct rcgc_thresholds rcgc_get_threshold(const struct rcgc_heap *heap);
+
+/**
+ * Sets the thresholds (gc.set_threshold(gen0, gen1, gen2)); gen0 = 0 turns
+ * automatic collection off, as in CPython. Errors: RCGC_ERR_NULL_ARGUMENT.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_set_threshold(struct rcgc_heap *heap,
+                                    size_t gen0,
+                                    size_t gen1,
+                                    size_t gen2);
+
+/**
+ * The counts (gc.get_count()): gen0 = allocations minus deallocations of
+ * objects of types with traverse since the last collection; gen1 and gen2 =
+ * collections of the next younger generation since the last collection of
+ * that one. All zero for a NULL heap.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+struct rcgc_counts rcgc_get_count(const struct rcgc_heap *heap);
+
+/**
+ * Turns automatic collection on (gc.enable()). Errors: RCGC_ERR_NULL_ARGUMENT.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_enable(struct rcgc_heap *heap);
+
+/**
+ * Turns automatic collection off (gc.disable()); rcgc_collect still works.
+ * Errors: RCGC_ERR_NULL_ARGUMENT.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_disable(struct rcgc_heap *heap);
+
+/**
+ * Whether automatic collection is on (gc.isenabled()); false for NULL.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+bool rcgc_is_enabled(const struct rcgc_heap *heap);
+
+/**
+ * Whether the collector tracks `obj` (gc.is_tracked(obj)); false for NULL.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+bool rcgc_is_tracked(const void *obj);
+
+/**
+ * Starts tracking `obj` in generation 0 (PyObject_GC_Track), for objects a
+ * type untracked while it filled in their references. Objects of types with
+ * traverse are tracked at allocation, so most programs never call this.
+ * Tracking an already tracked object does nothing. Counts do not change.
+ * Errors: RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_INVALID_ARGUMENT (the type has no
+ * traverse), RCGC_ERR_INVALID_OBJECT (a freed object), RCGC_ERR_REENTRANT
+ * (from a traverse callback), RCGC_ERR_NO_MEMORY.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_track(void *obj);
+
+/**
+ * Stops tracking `obj` (PyObject_GC_UnTrack): the collector no longer looks at
+ * it, so it acts as a root and is never collected as part of a cycle.
+ * Untracking an untracked object does nothing. Errors: RCGC_ERR_NULL_ARGUMENT,
+ * RCGC_ERR_INVALID_OBJECT (a freed object), RCGC_ERR_REENTRANT (from a
+ * traverse callback).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_untrack(void *obj);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* RCGC_H */

@@ -1,0 +1,567 @@
+//! The generational cycle collector: CPython 3.11's algorithm (Modules/gcmodule.c)
+//! on per-generation vectors instead of doubly linked lists.
+//!
+//! # Bookkeeping
+//!
+//! Each generation is a `Vec` of object pointers. A tracked object's header
+//! holds its state (`Gen0`, `Gen1`, `Gen2`) and, in its `gc` word, its index in
+//! that vector, so untracking is a swap-remove and a young collection touches
+//! only young objects. Cost per tracked object: 16 bytes of header plus the
+//! 8-byte vector slot.
+//!
+//! # Counting and triggering (as CPython 3.11)
+//!
+//! - Allocating an object of a type with traverse adds 1 to `counts[0]`; freeing
+//!   one subtracts 1 if `counts[0]` is above zero. Tracking and untracking do not count.
+//! - After such an allocation, if `counts[0] > thresholds[0]`, collection is
+//!   enabled, `thresholds[0] != 0` and the heap is idle, the oldest generation
+//!   whose count exceeds its threshold is collected, except that generation 2
+//!   is skipped while `long_lived_pending < long_lived_total / 4` (objects
+//!   promoted into generation 2 since the last full collection, against the
+//!   survivors of that collection). This runs before the new object is tracked.
+//! - A collection of generation g adds 1 to `counts[g + 1]` (g < 2) and zeroes
+//!   `counts[0..=g]` before it starts.
+//!
+//! # One collection of generations 0..=g
+//!
+//! 1. Candidates: the vectors of generations g, 0, .., g-1 are concatenated. No
+//!    user code has run yet, and room for every survivor in the target
+//!    generation (g + 1, or 2) is reserved now, so nothing later can fail for
+//!    lack of memory after an object has changed state.
+//! 2. Scan (phase Traversing: only traverse callbacks run; allocation, tracking
+//!    changes and collections are refused):
+//!    - `gc := refcount`, state Collecting, for every candidate;
+//!    - every reference from a candidate to a candidate, reported through
+//!      traverse, subtracts 1 from the referent's `gc`. What remains is the
+//!      number of references from outside the candidates: older generations and
+//!      untracked objects act as roots, with no write barrier. A `gc` that would
+//!      go below zero means a refcount smaller than the references traverse
+//!      reports (a bug in the program): the collection is abandoned, every
+//!      candidate survives, and the misuse handler is told.
+//!    - candidates with `gc > 0` are roots: they and everything they reach
+//!      through candidates become Reachable, by an explicit stack (never the C
+//!      stack). If the stack cannot grow, the object is marked Unscanned and
+//!      repeated passes over the candidates finish the job.
+//! 3. Reachable candidates move to the target generation. The rest are the
+//!    unreachable set, kept in `unreachable` with state Unreachable and their
+//!    index there in `gc`; freeing or untracking one leaves a NULL hole.
+//! 4. Finalizing: every unreachable object whose type has finalize and which was
+//!    never finalized is marked FINALIZED and finalized (held by an extra
+//!    reference during the call). All of them run before any clear.
+//! 5. If a finalizer ran, the scan of step 2 is repeated over the unreachable
+//!    set alone: objects now referenced from outside it, and what they reach,
+//!    were resurrected and move to the target generation.
+//! 6. The number returned is the size of the unreachable set now (CPython's
+//!    count: resurrected objects, and objects freed by refcounting during
+//!    finalization, are not counted).
+//! 7. Clearing: each remaining object, held by an extra reference, has its
+//!    clear callback run; refcounting then frees what the cycle held. An object
+//!    still alive after its clear moves to the target generation.
+//!
+//! # Invariants
+//!
+//! - Outside a collection, a tracked object is in exactly one generation vector
+//!   at the index its `gc` word names, and its state names that generation.
+//! - During steps 4 to 7, an object is in `unreachable` iff its state is
+//!   Unreachable, at the index in its `gc` word.
+//! - States Collecting, Reachable and Unscanned exist only during a scan.
+//! - No user code runs while a borrow of a vector is alive.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::c_void;
+use std::ptr;
+
+use crate::error::Error;
+use crate::header::{Header, MAX_TRACKED, State};
+use crate::heap::{Heap, Phase};
+use crate::refcount::{decref, incref};
+
+/// Number of generations.
+pub const GENERATIONS: usize = 3;
+/// CPython's default thresholds.
+pub const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = [700, 10, 10];
+
+type Objects = Vec<*const Header>;
+
+/// The collector's state, owned by the heap.
+pub struct GcState {
+    gens: [UnsafeCell<Objects>; GENERATIONS],
+    unreachable: UnsafeCell<Objects>,
+    stack: UnsafeCell<Objects>,
+    thresholds: [Cell<usize>; GENERATIONS],
+    counts: [Cell<usize>; GENERATIONS],
+    /// Whether allocations may start a collection.
+    pub enabled: Cell<bool>,
+    long_lived_pending: Cell<usize>,
+    long_lived_total: Cell<usize>,
+}
+
+/// Runs `f` on one of the collector's vectors. `f` must not run user code.
+fn with<R>(cell: &UnsafeCell<Objects>, f: impl FnOnce(&mut Objects) -> R) -> R {
+    // SAFETY: one thread uses the heap, and no closure passed here re-enters
+    // it, so this is the only borrow of the vector while it lives.
+    f(unsafe { &mut *cell.get() })
+}
+
+impl GcState {
+    /// Empty generations with CPython's defaults.
+    pub fn new() -> GcState {
+        GcState {
+            gens: Default::default(),
+            unreachable: UnsafeCell::new(Vec::new()),
+            stack: UnsafeCell::new(Vec::new()),
+            thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
+            counts: Default::default(),
+            enabled: Cell::new(true),
+            long_lived_pending: Cell::new(0),
+            long_lived_total: Cell::new(0),
+        }
+    }
+
+    /// The thresholds of the three generations.
+    pub fn thresholds(&self) -> [usize; GENERATIONS] {
+        self.thresholds.each_ref().map(Cell::get)
+    }
+
+    /// Sets the thresholds; thresholds[0] == 0 turns automatic collection off.
+    pub fn set_thresholds(&self, thresholds: [usize; GENERATIONS]) {
+        for (cell, value) in self.thresholds.iter().zip(thresholds) {
+            cell.set(value);
+        }
+    }
+
+    /// The counts of the three generations (see the module comment).
+    pub fn counts(&self) -> [usize; GENERATIONS] {
+        self.counts.each_ref().map(Cell::get)
+    }
+
+    /// Counts the allocation of an object of a type with traverse and runs an
+    /// automatic collection when one is due.
+    pub(crate) fn count_allocation(&self, heap: &Heap) {
+        let count = self.counts[0].get() + 1;
+        self.counts[0].set(count);
+        let threshold = self.thresholds[0].get();
+        if cfg!(feature = "stress-gc") || (count > threshold && threshold != 0) {
+            if self.enabled.get() && heap.phase() == Phase::Idle {
+                heap.collect_generations();
+            }
+        }
+    }
+
+    /// Counts the freeing of an object of a type with traverse.
+    pub(crate) fn count_deallocation(&self) {
+        let count = self.counts[0].get();
+        if count > 0 {
+            self.counts[0].set(count - 1);
+        }
+    }
+
+    fn len(&self, generation: usize) -> usize {
+        with(&self.gens[generation], |v| v.len())
+    }
+
+    /// Appends `h` to generation `generation`, which must have room (reserved earlier).
+    fn place_reserved(&self, generation: usize, h: &Header) {
+        with(&self.gens[generation], |v| {
+            debug_assert!(
+                v.len() < v.capacity(),
+                "room was reserved at the start of the collection"
+            );
+            h.place(State::generation(generation), v.len());
+            v.push(h);
+        });
+    }
+}
+
+/// The context of a scan's visit callbacks.
+struct Scan<'a> {
+    stack: &'a mut Objects,
+    overflowed: bool,
+    underflow: *const Header,
+}
+
+/// visit callback of the subtraction pass.
+unsafe extern "C" fn visit_subtract(referent: *mut c_void, ctx: *mut c_void) {
+    if referent.is_null() {
+        return;
+    }
+    // SAFETY: traverse reports live objects; ctx is the Scan of this pass.
+    let (h, scan) = unsafe { (Header::from_payload(referent), &mut *ctx.cast::<Scan>()) };
+    if h.state() == State::Collecting {
+        match h.gc() {
+            0 => scan.underflow = h,
+            refs => h.set_gc(refs - 1),
+        }
+    }
+}
+
+/// visit callback of the marking pass.
+unsafe extern "C" fn visit_reach(referent: *mut c_void, ctx: *mut c_void) {
+    if referent.is_null() {
+        return;
+    }
+    // SAFETY: traverse reports live objects; ctx is the Scan of this pass.
+    let (h, scan) = unsafe { (Header::from_payload(referent), &mut *ctx.cast::<Scan>()) };
+    if h.state() == State::Collecting {
+        if scan.stack.try_reserve(1).is_ok() {
+            h.set_state(State::Reachable);
+            scan.stack.push(h);
+        } else {
+            h.set_state(State::Unscanned);
+            scan.overflowed = true;
+        }
+    }
+}
+
+/// Calls `h`'s traverse with `visit` and `scan`.
+fn traverse(h: &Header, visit: unsafe extern "C" fn(*mut c_void, *mut c_void), scan: &mut Scan<'_>) {
+    if let Some(traverse) = h.ty().traverse {
+        // SAFETY: a live tracked object; the callback only calls visit.
+        unsafe { traverse(h.payload(), Some(visit), (scan as *mut Scan<'_>).cast()) }
+    }
+}
+
+/// Iterates the live entries of a candidate slice (holes are NULL).
+fn live(objects: &[*const Header]) -> impl Iterator<Item = &Header> {
+    // SAFETY: entries are NULL or live objects of the heap being collected.
+    objects.iter().filter(|p| !p.is_null()).map(|&p| unsafe { &*p })
+}
+
+impl Heap {
+    /// Starts tracking `h` in generation 0 (no count change).
+    pub fn track(&self, h: &Header) -> Result<(), Error> {
+        match h.state() {
+            State::Untracked => {}
+            State::Freed => {
+                return Err(Error::Dead {
+                    addr: h.addr(),
+                    ty: h.ty().display_name(),
+                });
+            }
+            _ => return Ok(()),
+        }
+        if !h.ty().is_gc() {
+            return Err(Error::WrongType {
+                addr: h.addr(),
+                ty: h.ty().display_name(),
+                expected: "which has no traverse callback and cannot be tracked",
+            });
+        }
+        if self.phase() == Phase::Traversing {
+            return Err(Error::Reentrant(Phase::Traversing.describe()));
+        }
+        with(&self.gc.gens[0], |v| {
+            if v.len() >= MAX_TRACKED {
+                return Err(Error::NoMemory);
+            }
+            v.try_reserve(1).map_err(|_| Error::NoMemory)?;
+            h.place(State::Gen0, v.len());
+            v.push(h);
+            Ok(())
+        })?;
+        self.tracked.set(self.tracked.get() + 1);
+        Ok(())
+    }
+
+    /// Stops tracking `h` (a no-op for untracked objects).
+    pub fn untrack(&self, h: &Header) -> Result<(), Error> {
+        match h.state() {
+            State::Untracked => Ok(()),
+            State::Freed => Err(Error::Dead {
+                addr: h.addr(),
+                ty: h.ty().display_name(),
+            }),
+            State::Collecting | State::Reachable | State::Unscanned => {
+                Err(Error::Reentrant(Phase::Traversing.describe()))
+            }
+            State::Gen0 | State::Gen1 | State::Gen2 | State::Unreachable => {
+                self.remove_tracked(h);
+                Ok(())
+            }
+        }
+    }
+
+    /// Untracks an object whose count reached zero, if it is tracked.
+    pub(crate) fn untrack_dead(&self, h: &Header) {
+        if matches!(h.state(), State::Gen0 | State::Gen1 | State::Gen2 | State::Unreachable) {
+            self.remove_tracked(h);
+        }
+    }
+
+    fn remove_tracked(&self, h: &Header) {
+        let index = h.gc() as usize;
+        match h.state().as_generation() {
+            Some(generation) => with(&self.gc.gens[generation], |v| {
+                v.swap_remove(index);
+                if let Some(&moved) = v.get(index) {
+                    // SAFETY: generation vectors hold live objects.
+                    unsafe { &*moved }.set_gc(index as u32);
+                }
+            }),
+            None => with(&self.gc.unreachable, |v| v[index] = ptr::null()),
+        }
+        h.set_state(State::Untracked);
+        self.tracked.set(self.tracked.get() - 1);
+    }
+
+    /// rcgc_collect: collects generations 0..=generation and returns the number
+    /// of unreachable objects found.
+    pub fn collect(&self, generation: usize) -> Result<usize, Error> {
+        if self.phase() != Phase::Idle {
+            return Err(Error::Reentrant(self.phase().describe()));
+        }
+        self.collect_now(generation)
+    }
+
+    /// The automatic collection after an allocation (CPython's
+    /// gc_collect_generations).
+    pub(crate) fn collect_generations(&self) {
+        let counts = self.gc.counts();
+        let thresholds = self.gc.thresholds();
+        for generation in (0..GENERATIONS).rev() {
+            if counts[generation] > thresholds[generation] || (cfg!(feature = "stress-gc") && generation == 0) {
+                if generation == GENERATIONS - 1
+                    && self.gc.long_lived_pending.get() < self.gc.long_lived_total.get() / 4
+                {
+                    continue;
+                }
+                // Failures are reported through the misuse handler or retried at
+                // the next allocation; the allocation itself goes on.
+                let _ = self.collect_now(generation);
+                break;
+            }
+        }
+    }
+
+    fn collect_now(&self, g: usize) -> Result<usize, Error> {
+        let target = (g + 1).min(GENERATIONS - 1);
+        // 1. Candidates, and room for every survivor in the target generation.
+        let younger: usize = (0..g).map(|k| self.gc.len(k)).sum();
+        let total = self.gc.len(g) + younger;
+        with(&self.gc.gens[g], |v| v.try_reserve(younger)).map_err(|_| Error::NoMemory)?;
+        if target != g {
+            let room = self.gc.len(target) + total;
+            if room > MAX_TRACKED {
+                return Err(Error::NoMemory);
+            }
+            with(&self.gc.gens[target], |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
+        }
+        let mut cands = with(&self.gc.gens[g], std::mem::take);
+        for k in 0..g {
+            with(&self.gc.gens[k], |v| {
+                cands.extend_from_slice(v);
+                v.clear();
+            });
+        }
+        if g + 1 < GENERATIONS {
+            self.gc.counts[g + 1].set(self.gc.counts[g + 1].get() + 1);
+        }
+        for count in &self.gc.counts[..=g] {
+            count.set(0);
+        }
+
+        // 2. Scan.
+        let outer = self.enter(Phase::Traversing);
+        let scanned = self.scan(&cands);
+        // 3. Survivors to the target generation, the rest to `unreachable`.
+        let survivors = match scanned {
+            Ok(()) => partition(&mut cands),
+            Err(_) => cands.len(),
+        };
+        let mut unreachable = with(&self.gc.unreachable, std::mem::take);
+        let survivors = if unreachable.try_reserve(cands.len() - survivors).is_ok() {
+            survivors
+        } else {
+            cands.len()
+        };
+        unreachable.extend_from_slice(&cands[survivors..]);
+        cands.truncate(survivors);
+        if target != g {
+            for h in live(&cands) {
+                self.gc.place_reserved(target, h);
+            }
+            if target == GENERATIONS - 1 {
+                self.gc
+                    .long_lived_pending
+                    .set(self.gc.long_lived_pending.get() + survivors);
+            }
+            cands.clear();
+        } else {
+            for (i, h) in live(&cands).enumerate() {
+                h.place(State::Gen2, i);
+            }
+            self.gc.long_lived_pending.set(0);
+            self.gc.long_lived_total.set(survivors);
+        }
+        // Generation g keeps its buffer, now empty unless it is the target.
+        with(&self.gc.gens[g], |v| *v = cands);
+        for (i, h) in live(&unreachable).enumerate() {
+            h.place(State::Unreachable, i);
+        }
+        with(&self.gc.unreachable, |v| *v = unreachable);
+        if let Err(bad) = scanned {
+            self.enter(outer);
+            return Err(self.report_underflow(bad));
+        }
+
+        // 4. Finalizers, all before any clear.
+        self.enter(Phase::Finalizing);
+        let mut finalized_any = false;
+        let mut i = 0;
+        while let Some(p) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
+            i += 1;
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: non-NULL entries are live objects.
+            let h = unsafe { &*p };
+            if let Some(finalize) = h.ty().finalize
+                && !h.finalized()
+            {
+                h.set_finalized();
+                finalized_any = true;
+                incref(h);
+                // SAFETY: a live object, held by the reference taken above.
+                unsafe { finalize(h.payload()) };
+                decref(h, "rcgc_collect");
+            }
+        }
+
+        // 5. Resurrection: what a finalizer made reachable again survives.
+        if finalized_any {
+            self.enter(Phase::Traversing);
+            let mut set = with(&self.gc.unreachable, std::mem::take);
+            let rescanned = self.scan(&set);
+            for (i, slot) in set.iter_mut().enumerate() {
+                if slot.is_null() {
+                    continue;
+                }
+                // SAFETY: non-NULL entries are live objects.
+                let h = unsafe { &**slot };
+                if rescanned.is_err() || h.state() != State::Collecting {
+                    self.gc.place_reserved(target, h);
+                    *slot = ptr::null();
+                } else {
+                    h.place(State::Unreachable, i);
+                }
+            }
+            with(&self.gc.unreachable, |v| *v = set);
+            if let Err(bad) = rescanned {
+                self.enter(outer);
+                return Err(self.report_underflow(bad));
+            }
+        }
+
+        // 6. CPython's count.
+        let found = with(&self.gc.unreachable, |v| v.iter().filter(|p| !p.is_null()).count());
+
+        // 7. Clear: refcounting frees what the cycles held.
+        self.enter(Phase::Clearing);
+        let mut i = 0;
+        while let Some(p) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
+            if !p.is_null() {
+                // SAFETY: non-NULL entries are live objects.
+                let h = unsafe { &*p };
+                incref(h);
+                if let Some(clear) = h.ty().clear {
+                    // SAFETY: a live object, held by the reference taken above.
+                    unsafe { clear(h.payload()) };
+                }
+                decref(h, "rcgc_collect");
+                // Still here: something kept it alive; it lives on, older.
+                if with(&self.gc.unreachable, |v| v[i]) == p {
+                    with(&self.gc.unreachable, |v| v[i] = ptr::null());
+                    self.gc.place_reserved(target, h);
+                }
+            }
+            i += 1;
+        }
+        with(&self.gc.unreachable, |v| {
+            v.clear();
+            if v.capacity() > 4096 {
+                v.shrink_to(4096);
+            }
+        });
+        self.enter(outer);
+        Ok(found)
+    }
+
+    /// Step 2 over `set` (holes allowed): afterwards the objects reachable from
+    /// outside the set are Reachable and the rest Collecting. On a refcount
+    /// smaller than the references reported, returns the object.
+    fn scan(&self, set: &[*const Header]) -> Result<(), *const Header> {
+        for h in live(set) {
+            h.set_gc(h.refcnt());
+            h.set_state(State::Collecting);
+        }
+        let mut stack = with(&self.gc.stack, std::mem::take);
+        let mut scan = Scan {
+            stack: &mut stack,
+            overflowed: false,
+            underflow: ptr::null(),
+        };
+        for h in live(set) {
+            traverse(h, visit_subtract, &mut scan);
+        }
+        let result = if scan.underflow.is_null() {
+            for h in live(set) {
+                if h.state() == State::Collecting && h.gc() > 0 {
+                    h.set_state(State::Reachable);
+                    mark_from(h, &mut scan);
+                }
+            }
+            while scan.overflowed {
+                scan.overflowed = false;
+                for h in live(set) {
+                    if h.state() == State::Unscanned {
+                        h.set_state(State::Reachable);
+                        mark_from(h, &mut scan);
+                    }
+                }
+            }
+            Ok(())
+        } else {
+            Err(scan.underflow)
+        };
+        stack.clear();
+        if stack.capacity() > 4096 {
+            stack.shrink_to(4096);
+        }
+        with(&self.gc.stack, |v| *v = stack);
+        result
+    }
+
+    #[cold]
+    fn report_underflow(&self, bad: *const Header) -> Error {
+        // SAFETY: the scan reports a live candidate.
+        let h = unsafe { &*bad };
+        let error = Error::RefcountTooSmall {
+            addr: h.addr(),
+            ty: h.ty().display_name(),
+        };
+        self.misuse(format_args!("rcgc_collect: {error}"));
+        error
+    }
+}
+
+/// Marks everything reachable from `root` (already Reachable) through candidates.
+fn mark_from(root: &Header, scan: &mut Scan<'_>) {
+    traverse(root, visit_reach, scan);
+    while let Some(p) = scan.stack.pop() {
+        // SAFETY: the stack holds live candidates.
+        traverse(unsafe { &*p }, visit_reach, scan);
+    }
+}
+
+/// Moves the candidates found reachable to the front; returns how many there are.
+fn partition(cands: &mut [*const Header]) -> usize {
+    let mut reachable = 0;
+    for i in 0..cands.len() {
+        // SAFETY: candidates are live objects.
+        if unsafe { &*cands[i] }.state() != State::Collecting {
+            cands.swap(reachable, i);
+            reachable += 1;
+        }
+    }
+    reachable
+}

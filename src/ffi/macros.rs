@@ -1,0 +1,90 @@
+//! The C boundary: every exported function's body runs inside `ffi_boundary!`,
+//! which catches panics and maps errors to a code plus the per-thread message.
+//!
+//! cbindgen cannot expand macros on stable Rust, so each export is written out
+//! as `#[unsafe(no_mangle)] pub unsafe extern "C" fn` and its whole body is one
+//! `ffi_boundary!` call; a test (tests/c_api.rs) fails if any export is not.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::error::{Error, rcgc_result, record, set_last_error};
+
+/// What an exported function returns when it fails: its neutral value.
+pub trait Outcome {
+    /// The value returned for a failure with `code`.
+    fn on_error(code: rcgc_result) -> Self;
+}
+
+impl Outcome for rcgc_result {
+    fn on_error(code: rcgc_result) -> Self {
+        code
+    }
+}
+
+impl<T> Outcome for *mut T {
+    fn on_error(_: rcgc_result) -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+impl<T> Outcome for *const T {
+    fn on_error(_: rcgc_result) -> Self {
+        std::ptr::null()
+    }
+}
+
+impl Outcome for bool {
+    fn on_error(_: rcgc_result) -> Self {
+        false
+    }
+}
+
+impl Outcome for usize {
+    fn on_error(_: rcgc_result) -> Self {
+        0
+    }
+}
+
+impl Outcome for () {
+    fn on_error(_: rcgc_result) -> Self {}
+}
+
+/// Runs an exported function's body: returns its value, or records the error
+/// (or the caught panic) as the last error and returns the neutral value.
+#[inline(always)]
+pub fn run<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Error>) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            record(name, &error);
+            T::on_error(error.code())
+        }
+        Err(payload) => {
+            record_panic(name, payload.as_ref());
+            T::on_error(rcgc_result::RCGC_ERR_PANIC)
+        }
+    }
+}
+
+#[cold]
+fn record_panic(name: &str, payload: &(dyn Any + Send)) {
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown cause");
+    set_last_error(
+        rcgc_result::RCGC_ERR_PANIC,
+        format_args!("{name}: internal error (a bug in rcgc): {what}"),
+    );
+}
+
+/// Defines the body of an exported function: `ffi_boundary!("rcgc_x", { ... Ok(v) })`.
+macro_rules! ffi_boundary {
+    ($name:literal, $body:block) => {
+        $crate::ffi::macros::run($name, || -> ::core::result::Result<_, $crate::error::Error> { $body })
+    };
+}
+
+pub(crate) use ffi_boundary;

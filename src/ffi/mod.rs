@@ -1,0 +1,83 @@
+//! The C API (include/rcgc.h): a thin layer of argument checks, the panic
+//! boundary and error mapping over the core.
+//!
+//! Threads: a heap, its types and its objects belong to one thread at a time.
+//! Different heaps may be used from different threads at once with no
+//! synchronisation; one heap must never be used by two threads at once. The
+//! last-error message is per thread.
+//!
+//! Re-entrancy: callbacks (traverse, clear, finalize, destroy, misuse) must
+//! return normally: no longjmp and no C++ exception may cross rcgc's frames.
+//! finalize, clear and destroy may incref, decref and allocate; traverse may
+//! only call visit. rcgc_collect from inside any callback fails with
+//! RCGC_ERR_REENTRANT, and no automatic collection starts while one runs.
+
+#![deny(missing_docs)]
+#![allow(non_camel_case_types)]
+
+pub(crate) mod macros;
+
+mod error;
+mod version;
+mod heap;
+mod object;
+mod slots;
+mod collector;
+
+use std::ffi::c_void;
+
+use crate::error::Error;
+use crate::header::Header;
+use crate::heap::Heap;
+use crate::types::Type;
+
+/// An opaque private heap of refcounted objects (rcgc_heap_new, rcgc_heap_free).
+/// Owned by one thread at a time; every type and object belongs to one heap
+/// and must not outlive it.
+pub struct rcgc_heap {
+    _opaque: [u8; 0],
+}
+
+/// An opaque registered object type (rcgc_type_register). Belongs to one heap
+/// and lives until that heap is freed.
+pub struct rcgc_type {
+    _opaque: [u8; 0],
+}
+
+/// The heap behind a C handle.
+///
+/// # Safety
+/// `heap` must be NULL or a live heap from rcgc_heap_new.
+unsafe fn heap_ref<'a>(heap: *const rcgc_heap) -> Result<&'a Heap, Error> {
+    // SAFETY: per the contract, non-NULL handles point to live heaps.
+    unsafe { heap.cast::<Heap>().as_ref() }.ok_or(Error::NullArgument("heap"))
+}
+
+/// The type behind a C handle.
+///
+/// # Safety
+/// `ty` must be NULL or a type from rcgc_type_register whose heap is alive.
+unsafe fn type_ref<'a>(ty: *const rcgc_type) -> Result<&'a Type, Error> {
+    // SAFETY: per the contract, non-NULL handles point to live types.
+    unsafe { ty.cast::<Type>().as_ref() }.ok_or(Error::NullArgument("type"))
+}
+
+/// The header of an object given by its payload pointer.
+///
+/// # Safety
+/// `obj` must be NULL or the payload of an object of a live heap.
+unsafe fn object_ref<'a>(obj: *const c_void, name: &'static str) -> Result<&'a Header, Error> {
+    if obj.is_null() {
+        return Err(Error::NullArgument(name));
+    }
+    // SAFETY: per the contract, a non-NULL object is an rcgc payload.
+    Ok(unsafe { Header::from_payload(obj) })
+}
+
+fn heap_handle(heap: &Heap) -> *mut rcgc_heap {
+    heap as *const Heap as *mut rcgc_heap
+}
+
+fn type_handle(ty: &Type) -> *mut rcgc_type {
+    ty as *const Type as *mut rcgc_type
+}

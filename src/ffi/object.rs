@@ -1,0 +1,186 @@
+//! Types and objects: rcgc_type_register, rcgc_alloc, rcgc_alloc_var,
+//! rcgc_incref, rcgc_decref, rcgc_refcount, rcgc_set_ref, rcgc_clear_ref,
+//! rcgc_type_of, rcgc_type_name.
+
+use std::ffi::{c_char, c_void};
+
+use super::macros::ffi_boundary;
+use super::{heap_ref, object_ref, rcgc_heap, rcgc_type, type_handle, type_ref};
+use crate::error::{Error, rcgc_result};
+use crate::refcount::{decref, incref, set_ref};
+use crate::types::rcgc_type_spec;
+
+/// Registers a type described by `spec` (read only during the call; the name
+/// is copied) and writes it to `*out`. The type belongs to `heap` and lives
+/// until the heap is freed. Errors: RCGC_ERR_NULL_ARGUMENT (heap, spec or out
+/// NULL); RCGC_ERR_INVALID_ARGUMENT (name NULL, size 0 or larger than the
+/// largest object, traverse set without clear); RCGC_ERR_NO_MEMORY. `*out` is
+/// written only on RCGC_OK.
+///
+/// # Safety
+/// Each pointer must be NULL or valid; spec->name NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+#[must_use]
+pub unsafe extern "C" fn rcgc_type_register(
+    heap: *mut rcgc_heap,
+    spec: *const rcgc_type_spec,
+    out: *mut *mut rcgc_type,
+) -> rcgc_result {
+    ffi_boundary!("rcgc_type_register", {
+        // SAFETY: NULL or live per the contract.
+        let h = unsafe { heap_ref(heap) }?;
+        // SAFETY: NULL or a readable spec per the contract.
+        let spec = unsafe { spec.as_ref() }.ok_or(Error::NullArgument("spec"))?;
+        if out.is_null() {
+            return Err(Error::NullArgument("out"));
+        }
+        let ty = h.register_type(spec)?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { out.write(type_handle(ty)) };
+        Ok(rcgc_result::RCGC_OK)
+    })
+}
+
+/// A new object of `type` with refcount 1 and a zeroed, 16-byte aligned payload
+/// of the type's size; returns the payload pointer, a new reference owned by
+/// the caller. If the type has traverse, the object is tracked in generation 0
+/// and counts toward count.gen0, and the allocation may run an automatic
+/// collection first. NULL on failure, with rcgc_last_error_code():
+/// RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_NO_MEMORY, RCGC_ERR_MEMORY_LIMIT, or
+/// RCGC_ERR_REENTRANT (called from a traverse callback).
+///
+/// # Safety
+/// `type` must be NULL or a type of a live heap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_alloc(r#type: *mut rcgc_type) -> *mut c_void {
+    ffi_boundary!("rcgc_alloc", {
+        // SAFETY: NULL or live per the contract.
+        let ty = unsafe { type_ref(r#type) }?;
+        Ok(ty.heap().alloc(ty, ty.size)?.payload())
+    })
+}
+
+/// Like rcgc_alloc with a payload of `size` bytes, for objects whose size
+/// varies; `size` must be at least the type's size (else NULL with
+/// RCGC_ERR_INVALID_ARGUMENT, as for sizes beyond the largest object).
+///
+/// # Safety
+/// `type` must be NULL or a type of a live heap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_alloc_var(r#type: *mut rcgc_type, size: usize) -> *mut c_void {
+    ffi_boundary!("rcgc_alloc_var", {
+        // SAFETY: NULL or live per the contract.
+        let ty = unsafe { type_ref(r#type) }?;
+        Ok(ty.heap().alloc(ty, size)?.payload())
+    })
+}
+
+/// Adds a reference to `obj` (Py_XINCREF). NULL is a no-op. A refcount that
+/// reaches 4294967295 stays there: the object becomes immortal.
+///
+/// # Safety
+/// `obj` must be NULL or a live object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_incref(obj: *mut c_void) {
+    ffi_boundary!("rcgc_incref", {
+        if !obj.is_null() {
+            // SAFETY: a live object per the contract.
+            incref(unsafe { object_ref(obj, "obj") }?);
+        }
+        Ok(())
+    })
+}
+
+/// Drops a reference to `obj` (Py_XDECREF). NULL is a no-op. At zero the
+/// object is finalized (once ever; the finalizer may resurrect it), cleared,
+/// destroyed and freed, and so is everything only it held, iteratively. A
+/// decref of an object whose count is already zero is reported to the misuse
+/// handler and otherwise ignored.
+///
+/// # Safety
+/// `obj` must be NULL or an object of a live heap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_decref(obj: *mut c_void) {
+    ffi_boundary!("rcgc_decref", {
+        if !obj.is_null() {
+            // SAFETY: an object of a live heap per the contract.
+            decref(unsafe { object_ref(obj, "obj") }?, "rcgc_decref");
+        }
+        Ok(())
+    })
+}
+
+/// The reference count of `obj`; 0 for NULL (RCGC_ERR_NULL_ARGUMENT in
+/// rcgc_last_error).
+///
+/// # Safety
+/// `obj` must be NULL or a live object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_refcount(obj: *const c_void) -> usize {
+    ffi_boundary!("rcgc_refcount", {
+        // SAFETY: NULL or live per the contract.
+        Ok(unsafe { object_ref(obj, "obj") }?.refcnt() as usize)
+    })
+}
+
+/// Stores `value` in `*slot` with a new reference, then drops the reference
+/// the slot held (Py_XSETREF with an incref); safe when both are the same
+/// object. `value` may be NULL. A NULL slot is a no-op (RCGC_ERR_NULL_ARGUMENT
+/// in rcgc_last_error).
+///
+/// # Safety
+/// `slot` must be NULL or valid for reads and writes; `value` and `*slot` NULL
+/// or live objects.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_set_ref(slot: *mut *mut c_void, value: *mut c_void) {
+    ffi_boundary!("rcgc_set_ref", {
+        if slot.is_null() {
+            return Err(Error::NullArgument("slot"));
+        }
+        // SAFETY: per the contract.
+        unsafe { set_ref(slot, value, "rcgc_set_ref") };
+        Ok(())
+    })
+}
+
+/// Sets `*slot` to NULL, then drops the reference it held (Py_CLEAR). A NULL
+/// slot is a no-op (RCGC_ERR_NULL_ARGUMENT in rcgc_last_error).
+///
+/// # Safety
+/// `slot` must be NULL or valid for reads and writes; `*slot` NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_clear_ref(slot: *mut *mut c_void) {
+    ffi_boundary!("rcgc_clear_ref", {
+        if slot.is_null() {
+            return Err(Error::NullArgument("slot"));
+        }
+        // SAFETY: per the contract.
+        unsafe { set_ref(slot, std::ptr::null_mut(), "rcgc_clear_ref") };
+        Ok(())
+    })
+}
+
+/// The type of `obj` (borrowed; lives as long as the heap); NULL for NULL.
+///
+/// # Safety
+/// `obj` must be NULL or a live object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_type_of(obj: *const c_void) -> *mut rcgc_type {
+    ffi_boundary!("rcgc_type_of", {
+        // SAFETY: NULL or live per the contract.
+        Ok(type_handle(unsafe { object_ref(obj, "obj") }?.ty()))
+    })
+}
+
+/// The name of `type` as given at registration (owned by the type, valid until
+/// the heap is freed); NULL for NULL.
+///
+/// # Safety
+/// `type` must be NULL or a type of a live heap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_type_name(r#type: *const rcgc_type) -> *const c_char {
+    ffi_boundary!("rcgc_type_name", {
+        // SAFETY: NULL or live per the contract.
+        Ok(unsafe { type_ref(r#type) }?.name().as_ptr())
+    })
+}

@@ -1,0 +1,227 @@
+//! The object header: 16 bytes in front of every payload.
+//!
+//! ```text
+//! offset  0  tag: usize    address of the object's Type | LARGE (bit 5) | FINALIZED (bit 4)
+//!                          | state (bits 0..=3)
+//! offset  8  refcnt: u32   the reference count; u32::MAX is sticky (an immortal object)
+//! offset 12  gc: u32       tracked: the object's index in the vector of its generation
+//!                          (or in the collector's unreachable vector); during a scan: gc_refs
+//! offset 16  payload       16-byte aligned, zeroed at allocation
+//! ```
+//!
+//! Types are aligned to 64 bytes, so the six low bits of their address are free
+//! for the state, the FINALIZED mark and the LARGE mark (the block came from the
+//! system allocator, not from a size-class arena). All fields are `Cell`s: objects are
+//! reached from C through raw pointers, several `&Header` to one object may be
+//! alive at once (a callback decrefs an object the collector is looking at), and
+//! the heap is used by one thread at a time.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+
+use crate::types::Type;
+
+/// Bytes in front of the payload.
+pub const HEADER_SIZE: usize = 16;
+
+/// Where an object stands with respect to the collector.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Not tracked: a type without traverse, an untracked object, or one being freed.
+    Untracked = 0,
+    /// Tracked, in generation 0.
+    Gen0 = 1,
+    /// Tracked, in generation 1.
+    Gen1 = 2,
+    /// Tracked, in generation 2.
+    Gen2 = 3,
+    /// A candidate of the running scan, not (yet) known to be reachable.
+    Collecting = 4,
+    /// A candidate of the running scan, known reachable and queued or scanned.
+    Reachable = 5,
+    /// A candidate known reachable whose referents still need a scan (the mark
+    /// stack could not grow).
+    Unscanned = 6,
+    /// Found unreachable by the running collection; `gc` indexes its unreachable vector.
+    Unreachable = 7,
+    /// A free block of the pool.
+    Freed = 8,
+}
+
+const STATE_MASK: usize = 0b1111;
+const FINALIZED: usize = 0b01_0000;
+const LARGE: usize = 0b10_0000;
+/// The low bits of a type's address that the tag uses.
+pub const TAG_MASK: usize = 0b11_1111;
+
+impl State {
+    fn from_bits(bits: usize) -> State {
+        match bits {
+            1 => State::Gen0,
+            2 => State::Gen1,
+            3 => State::Gen2,
+            4 => State::Collecting,
+            5 => State::Reachable,
+            6 => State::Unscanned,
+            7 => State::Unreachable,
+            8 => State::Freed,
+            _ => State::Untracked,
+        }
+    }
+
+    /// The state of a tracked object in generation `generation`.
+    pub fn generation(generation: usize) -> State {
+        match generation {
+            0 => State::Gen0,
+            1 => State::Gen1,
+            _ => State::Gen2,
+        }
+    }
+
+    /// The generation of a `Gen*` state.
+    pub fn as_generation(self) -> Option<usize> {
+        match self {
+            State::Gen0 => Some(0),
+            State::Gen1 => Some(1),
+            State::Gen2 => Some(2),
+            _ => None,
+        }
+    }
+
+    /// Whether an object in this state is tracked by the collector.
+    pub fn is_tracked(self) -> bool {
+        !matches!(self, State::Untracked | State::Freed)
+    }
+}
+
+/// The header in front of every object's payload.
+#[repr(C, align(16))]
+pub struct Header {
+    tag: Cell<usize>,
+    refcnt: Cell<u32>,
+    gc: Cell<u32>,
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
+
+/// The refcount value that never changes again.
+pub const IMMORTAL: u32 = u32::MAX;
+
+impl Header {
+    /// Writes a fresh header for a new object of `ty` with refcount 1, untracked;
+    /// `large` records that the block came from the system allocator.
+    ///
+    /// # Safety
+    /// `at` must point to writable memory of at least HEADER_SIZE bytes, 16-byte aligned.
+    pub unsafe fn init<'a>(at: *mut u8, ty: &Type, large: bool) -> &'a Header {
+        let header = at.cast::<Header>();
+        let large = if large { LARGE } else { 0 };
+        // SAFETY: the caller hands us aligned, writable, exclusively owned memory.
+        unsafe {
+            header.write(Header {
+                tag: Cell::new(ty as *const Type as usize | large),
+                refcnt: Cell::new(1),
+                gc: Cell::new(0),
+            });
+            &*header
+        }
+    }
+
+    /// The header of the object whose payload starts at `payload`.
+    ///
+    /// # Safety
+    /// `payload` must be the payload address of an object allocated by rcgc
+    /// whose memory is still owned by its heap.
+    #[inline(always)]
+    pub unsafe fn from_payload<'a>(payload: *const c_void) -> &'a Header {
+        // SAFETY: the header sits HEADER_SIZE bytes before every payload.
+        unsafe { &*payload.cast::<u8>().sub(HEADER_SIZE).cast::<Header>() }
+    }
+
+    /// The payload address of this object.
+    #[inline(always)]
+    pub fn payload(&self) -> *mut c_void {
+        (self as *const Header as *mut u8).wrapping_add(HEADER_SIZE).cast()
+    }
+
+    /// The object's address (its header) as an integer, for messages.
+    pub fn addr(&self) -> usize {
+        self.payload() as usize
+    }
+
+    /// The object's type.
+    #[inline(always)]
+    pub fn ty(&self) -> &Type {
+        // SAFETY: the tag holds the address of the object's type, which lives as
+        // long as its heap, and so as long as any of its objects.
+        unsafe { &*((self.tag.get() & !TAG_MASK) as *const Type) }
+    }
+
+    /// The collector state.
+    #[inline(always)]
+    pub fn state(&self) -> State {
+        State::from_bits(self.tag.get() & STATE_MASK)
+    }
+
+    /// Sets the collector state.
+    #[inline(always)]
+    pub fn set_state(&self, state: State) {
+        self.tag.set((self.tag.get() & !STATE_MASK) | state as usize);
+    }
+
+    /// Sets the state and the `gc` word together (tracking into a vector slot).
+    #[inline(always)]
+    pub fn place(&self, state: State, index: usize) {
+        self.set_state(state);
+        self.gc.set(index as u32);
+    }
+
+    /// Whether finalize has run for this object.
+    pub fn finalized(&self) -> bool {
+        self.tag.get() & FINALIZED != 0
+    }
+
+    /// Whether the block came from the system allocator rather than an arena.
+    pub fn is_large(&self) -> bool {
+        self.tag.get() & LARGE != 0
+    }
+
+    /// Marks finalize as run (it never runs again for this object).
+    pub fn set_finalized(&self) {
+        self.tag.set(self.tag.get() | FINALIZED);
+    }
+
+    /// The reference count.
+    #[inline(always)]
+    pub fn refcnt(&self) -> u32 {
+        self.refcnt.get()
+    }
+
+    /// Sets the reference count.
+    #[inline(always)]
+    pub fn set_refcnt(&self, value: u32) {
+        self.refcnt.set(value);
+    }
+
+    /// The `gc` word: a vector index, or gc_refs during a scan.
+    #[inline(always)]
+    pub fn gc(&self) -> u32 {
+        self.gc.get()
+    }
+
+    /// Sets the `gc` word.
+    #[inline(always)]
+    pub fn set_gc(&self, value: u32) {
+        self.gc.set(value);
+    }
+
+    /// Marks a block free, keeping its type for misuse reports.
+    pub fn mark_freed(&self) {
+        self.tag.set((self.tag.get() & !TAG_MASK) | State::Freed as usize);
+        self.refcnt.set(0);
+    }
+}
+
+/// The largest number of tracked objects one generation can hold (the index is a u32).
+pub const MAX_TRACKED: usize = u32::MAX as usize;

@@ -1,0 +1,394 @@
+//! The heap: owns the types, the allocator, the collector's generations, the
+//! statistics, the configuration and the misuse handler.
+//!
+//! A heap is used by one thread at a time and is re-entered by user callbacks
+//! (a finalizer decrefs, a clear callback allocates), so its methods take
+//! `&self` and its state lives in `Cell`s and `UnsafeCell`s whose borrows never
+//! span a user callback.
+
+use std::alloc::{Layout, alloc};
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{CString, c_char, c_void};
+use std::fmt;
+use std::ptr::{self, NonNull};
+
+use crate::collector::GcState;
+use crate::error::Error;
+use crate::header::{HEADER_SIZE, Header};
+use crate::pool::Pool;
+use crate::types::{MAX_PAYLOAD, Type, rcgc_type_spec};
+
+/// Receives misuse that a void function cannot return (a decref of an object
+/// whose refcount is already zero, ...): `message` names the function, the
+/// object's address and its type; it is valid only during the call. If the
+/// handler returns, the offending call does nothing.
+#[allow(non_camel_case_types)]
+pub type rcgc_misuse_fn = Option<unsafe extern "C" fn(message: *const c_char, ctx: *mut c_void)>;
+
+/// What the heap is doing; decides which calls are allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing running: every call is allowed.
+    Idle,
+    /// A collection is running traverse callbacks: no allocation, no tracking changes.
+    Traversing,
+    /// A collection is running finalizers of unreachable objects.
+    Finalizing,
+    /// A collection is clearing unreachable objects.
+    Clearing,
+    /// Objects whose refcount reached zero are being finalized and freed.
+    Freeing,
+    /// rcgc_heap_free is running.
+    ShuttingDown,
+}
+
+impl Phase {
+    /// The phase as words for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Traversing => "running traverse callbacks of a collection",
+            Phase::Finalizing => "running finalizers of a collection",
+            Phase::Clearing => "clearing the garbage of a collection",
+            Phase::Freeing => "freeing objects whose refcount reached zero",
+            Phase::ShuttingDown => "being freed (rcgc_heap_free)",
+        }
+    }
+}
+
+/// Options for a new heap.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Config {
+    /// Bytes the heap may hold, headers included; 0 for no limit.
+    pub memory_limit: usize,
+}
+
+/// Counters reported by rcgc_heap_get_stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Objects allocated and not yet freed.
+    pub live_objects: usize,
+    /// Objects currently tracked by the collector.
+    pub tracked_objects: usize,
+    /// Bytes occupied by live objects, headers included.
+    pub bytes_in_use: usize,
+    /// The highest bytes_in_use seen.
+    pub peak_bytes: usize,
+    /// Objects ever allocated.
+    pub allocated_total: usize,
+    /// Objects ever freed.
+    pub freed_total: usize,
+}
+
+/// One private heap of refcounted objects.
+pub struct Heap {
+    pool: UnsafeCell<Pool>,
+    types: UnsafeCell<Vec<NonNull<Type>>>,
+    slots_type: Cell<*const Type>,
+    /// The collector's generations, counts and thresholds.
+    pub(crate) gc: GcState,
+    phase: Cell<Phase>,
+    /// Objects whose refcount reached zero, waiting for the freeing loop.
+    pub(crate) pending: UnsafeCell<Vec<*const Header>>,
+    /// Where pending objects go when `pending` cannot grow: a list linked
+    /// through their (refcnt, gc) words, which dead objects no longer need.
+    pub(crate) overflow: Cell<*const Header>,
+    pub(crate) draining: Cell<bool>,
+    live: Cell<usize>,
+    pub(crate) tracked: Cell<usize>,
+    allocated_total: Cell<usize>,
+    freed_total: Cell<usize>,
+    memory_limit: usize,
+    misuse: Cell<(rcgc_misuse_fn, *mut c_void)>,
+}
+
+/// Moves `value` into a fresh heap allocation without aborting when memory runs out.
+fn try_box<T>(value: T) -> Result<NonNull<T>, Error> {
+    let layout = Layout::new::<T>();
+    // SAFETY: T is a non-zero-sized struct here (Heap, Type).
+    let p = unsafe { alloc(layout) }.cast::<T>();
+    let p = NonNull::new(p).ok_or(Error::NoMemory)?;
+    // SAFETY: fresh, aligned, exclusively owned memory.
+    unsafe { p.as_ptr().write(value) };
+    Ok(p)
+}
+
+/// Drops and frees what `try_box` made.
+///
+/// # Safety
+/// `p` must come from `try_box::<T>` and not be used again.
+unsafe fn drop_box<T>(p: NonNull<T>) {
+    // SAFETY: per the contract, `p` holds a live T allocated with Layout::new::<T>().
+    unsafe {
+        ptr::drop_in_place(p.as_ptr());
+        std::alloc::dealloc(p.as_ptr().cast(), Layout::new::<T>());
+    }
+}
+
+impl Heap {
+    /// A new heap with CPython's defaults and the built-in slots type.
+    pub fn new(config: Config) -> Result<NonNull<Heap>, Error> {
+        let heap = try_box(Heap {
+            pool: UnsafeCell::new(Pool::new()),
+            types: UnsafeCell::new(Vec::new()),
+            slots_type: Cell::new(ptr::null()),
+            gc: GcState::new(),
+            phase: Cell::new(Phase::Idle),
+            pending: UnsafeCell::new(Vec::new()),
+            overflow: Cell::new(ptr::null()),
+            draining: Cell::new(false),
+            live: Cell::new(0),
+            tracked: Cell::new(0),
+            allocated_total: Cell::new(0),
+            freed_total: Cell::new(0),
+            memory_limit: config.memory_limit,
+            misuse: Cell::new((None, ptr::null_mut())),
+        })?;
+        // SAFETY: just created, not shared yet.
+        let h = unsafe { heap.as_ref() };
+        match h.register_type(&crate::slots::spec()) {
+            Ok(ty) => {
+                h.slots_type.set(ty);
+                Ok(heap)
+            }
+            Err(e) => {
+                // SAFETY: the heap holds no objects yet and is not used again.
+                unsafe { Heap::destroy(heap) };
+                Err(e)
+            }
+        }
+    }
+
+    /// What the heap is doing.
+    pub fn phase(&self) -> Phase {
+        self.phase.get()
+    }
+
+    /// Sets the phase, returning the previous one.
+    pub(crate) fn enter(&self, phase: Phase) -> Phase {
+        self.phase.replace(phase)
+    }
+
+    /// Registers a type. The returned type lives as long as the heap.
+    pub fn register_type(&self, spec: &rcgc_type_spec) -> Result<&Type, Error> {
+        // SAFETY: the FFI layer passes specs whose name is NULL or NUL-terminated.
+        let ty = unsafe { Type::from_spec(self, spec) }?;
+        // SAFETY: no user code runs while this borrow is alive.
+        let types = unsafe { &mut *self.types.get() };
+        types.try_reserve(1).map_err(|_| Error::NoMemory)?;
+        let ty = try_box(ty)?;
+        types.push(ty);
+        // SAFETY: types are freed only with the heap.
+        Ok(unsafe { ty.as_ref() })
+    }
+
+    /// The built-in slots type.
+    pub fn slots_type(&self) -> &Type {
+        // SAFETY: set at creation, freed with the heap.
+        unsafe { &*self.slots_type.get() }
+    }
+
+    /// Runs `f` with the allocator. `f` must not call user code.
+    fn with_pool<R>(&self, f: impl FnOnce(&mut Pool) -> R) -> R {
+        // SAFETY: one thread uses the heap, and `f` never re-enters it, so this
+        // is the only borrow of the pool.
+        f(unsafe { &mut *self.pool.get() })
+    }
+
+    /// Allocates an object of `ty` with a zeroed payload of `size` bytes and
+    /// refcount 1; objects of types with traverse are counted (which may run
+    /// an automatic collection first) and tracked in generation 0.
+    pub fn alloc(&self, ty: &Type, size: usize) -> Result<&Header, Error> {
+        if size < ty.size {
+            return Err(Error::SizeTooSmall {
+                size,
+                min: ty.size,
+                ty: ty.display_name(),
+            });
+        }
+        if size > MAX_PAYLOAD {
+            return Err(Error::SizeTooLarge(size));
+        }
+        if self.phase() == Phase::Traversing {
+            return Err(Error::Reentrant(Phase::Traversing.describe()));
+        }
+        let total = HEADER_SIZE + size;
+        self.check_limit(total)?;
+        let block = self.with_pool(|pool| pool.alloc(total))?;
+        // SAFETY: the pool hands out 16-byte aligned blocks of at least `total` bytes.
+        let header = unsafe { Header::init(block.ptr, ty, block.large) };
+        self.live.set(self.live.get() + 1);
+        self.allocated_total.set(self.allocated_total.get() + 1);
+        if ty.is_gc() {
+            self.gc.count_allocation(self);
+            if let Err(e) = self.track(header) {
+                // The object never existed for the caller: undo it quietly.
+                self.gc.count_deallocation();
+                self.release_memory(header);
+                self.allocated_total.set(self.allocated_total.get() - 1);
+                return Err(e);
+            }
+        }
+        Ok(header)
+    }
+
+    /// Fails with MemoryLimit when `total` more bytes would pass the limit even
+    /// after a full collection.
+    fn check_limit(&self, total: usize) -> Result<(), Error> {
+        if self.memory_limit == 0 {
+            return Ok(());
+        }
+        let needed = Pool::charge(total);
+        let fits = |heap: &Heap| heap.with_pool(|p| p.bytes_in_use()).saturating_add(needed) <= heap.memory_limit;
+        if fits(self) {
+            return Ok(());
+        }
+        if self.phase() == Phase::Idle {
+            // An emergency collection; its own failures leave the limit to decide.
+            let _ = self.collect(2);
+        }
+        if fits(self) {
+            Ok(())
+        } else {
+            Err(Error::MemoryLimit {
+                requested: needed,
+                in_use: self.with_pool(|p| p.bytes_in_use()),
+                limit: self.memory_limit,
+            })
+        }
+    }
+
+    /// Gives an object's memory back; every callback has run.
+    pub(crate) fn release_memory(&self, header: &Header) {
+        // SAFETY: the object is dead and no pointer to its header is used again
+        // except for misuse detection of freed small blocks.
+        self.with_pool(|pool| unsafe { pool.free(header) });
+        self.live.set(self.live.get() - 1);
+        self.freed_total.set(self.freed_total.get() + 1);
+    }
+
+    /// The heap's counters.
+    pub fn stats(&self) -> Stats {
+        let (bytes_in_use, peak_bytes) = self.with_pool(|p| (p.bytes_in_use(), p.peak_bytes()));
+        Stats {
+            live_objects: self.live.get(),
+            tracked_objects: self.tracked.get(),
+            bytes_in_use,
+            peak_bytes,
+            allocated_total: self.allocated_total.get(),
+            freed_total: self.freed_total.get(),
+        }
+    }
+
+    /// Sets the misuse handler; None restores the default (print and abort).
+    pub fn set_misuse_handler(&self, handler: rcgc_misuse_fn, ctx: *mut c_void) {
+        self.misuse.set((handler, ctx));
+    }
+
+    /// Reports misuse that cannot be returned as an error. The default handler
+    /// prints the message to stderr and aborts, as a sanitizer would.
+    pub fn misuse(&self, message: fmt::Arguments<'_>) {
+        let text = CString::new(message.to_string().replace('\0', "?")).unwrap_or_default();
+        match self.misuse.get() {
+            (Some(handler), ctx) => {
+                // SAFETY: the user registered this handler for this heap; the
+                // message outlives the call.
+                unsafe { handler(text.as_ptr(), ctx) }
+            }
+            (None, _) => {
+                eprintln!("rcgc: misuse: {}", text.to_string_lossy());
+                std::process::abort();
+            }
+        }
+    }
+
+    /// Collects every live object's header (a snapshot), for shutdown.
+    fn live_objects(&self, keep: impl Fn(&Header) -> bool) -> Result<Vec<*const Header>, Error> {
+        let count = self.live.get();
+        let mut all = Vec::new();
+        all.try_reserve_exact(count).map_err(|_| Error::NoMemory)?;
+        self.with_pool(|pool| {
+            pool.for_each_live(|h| {
+                if keep(h) && all.len() < all.capacity() {
+                    all.push(h as *const Header);
+                }
+            })
+        });
+        Ok(all)
+    }
+
+    /// Shutdown: collects, finalizes every object not yet finalized, clears
+    /// every container, then destroys and frees everything left, and the heap.
+    ///
+    /// # Safety
+    /// `heap` must come from `Heap::new` and not be used again; no callback of
+    /// it may be running.
+    pub unsafe fn destroy(heap: NonNull<Heap>) {
+        // SAFETY: per the contract the heap is alive.
+        let h = unsafe { heap.as_ref() };
+        h.gc.enabled.set(false);
+        let _ = h.collect(2);
+        h.enter(Phase::ShuttingDown);
+        // Finalizers may create objects with finalizers; a bounded number of
+        // rounds keeps a finalizer that always makes a new one from looping forever.
+        for _ in 0..16 {
+            let Ok(batch) = h.live_objects(|o| o.ty().finalize.is_some() && !o.finalized()) else {
+                break;
+            };
+            if batch.is_empty() {
+                break;
+            }
+            h.hold_and_run(&batch, |o| {
+                o.set_finalized();
+                if let Some(finalize) = o.ty().finalize {
+                    // SAFETY: a live object of this heap, held by us during the call.
+                    unsafe { finalize(o.payload()) }
+                }
+            });
+        }
+        // Break every reference so that what refcounting can free, it frees.
+        if let Ok(batch) = h.live_objects(|o| o.ty().clear.is_some()) {
+            h.hold_and_run(&batch, |o| {
+                if let Some(clear) = o.ty().clear {
+                    // SAFETY: a live object of this heap, held by us during the call.
+                    unsafe { clear(o.payload()) }
+                }
+            });
+        }
+        // What is left is held by references the program never released:
+        // destroy it all; decrefs from destroy callbacks no longer free anything.
+        h.draining.set(true);
+        h.with_pool(|pool| {
+            pool.for_each_live(|o| {
+                if let Some(destroy) = o.ty().destroy {
+                    // SAFETY: a live object; destroy must not touch other objects.
+                    unsafe { destroy(o.payload()) }
+                }
+            })
+        });
+        // SAFETY: the types live in the heap until now.
+        unsafe {
+            for &ty in (*h.types.get()).iter() {
+                drop_box(ty);
+            }
+            drop_box(heap);
+        }
+    }
+
+    /// Increfs every object of `batch`, runs `f` on each, then decrefs them
+    /// all, so that none is freed while the batch is being worked on.
+    fn hold_and_run(&self, batch: &[*const Header], f: impl Fn(&Header)) {
+        for &o in batch {
+            // SAFETY: snapshot of live objects; none can die while we hold them.
+            unsafe { crate::refcount::incref(&*o) };
+        }
+        for &o in batch {
+            // SAFETY: held by the loop above.
+            f(unsafe { &*o });
+        }
+        for &o in batch {
+            // SAFETY: held since the first loop; this releases our reference.
+            unsafe { crate::refcount::decref(&*o, "rcgc_heap_free") };
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The per-heap allocator: size classes of 16-byte steps up to 512 bytes,
+//! carved from 64 KiB arenas aligned to their size, and the system allocator
+//! for larger blocks.
+//!
+//! Small blocks are found again from their address alone: the arena base is
+//! the address rounded down to ARENA_SIZE, and the arena's first word is its
+//! block size. Free blocks keep their header (state Freed, refcount 0, the type
+//! they had) and link to the next free block at offset 16, so a decref of a
+//! freed small object is still caught and every block ever handed out can be
+//! walked. Large blocks carry a 32-byte prefix that links them in a list.
+//!
+//! Arenas go back to the system only when the heap is freed (see README,
+//! "Limitations").
+
+use std::alloc::{Layout, alloc, alloc_zeroed, dealloc};
+use std::ptr;
+
+use crate::error::Error;
+use crate::header::{HEADER_SIZE, Header, State};
+
+const GRANULE: usize = 16;
+/// The largest block served from a size class.
+const MAX_SMALL: usize = 512;
+/// The smallest block: a header and the free-list link.
+const MIN_BLOCK: usize = HEADER_SIZE + 16;
+const NUM_CLASSES: usize = MAX_SMALL / GRANULE;
+const ARENA_SIZE: usize = 64 * 1024;
+/// The arena header: its block size, padded to keep blocks 16-byte aligned.
+const ARENA_HEADER: usize = 16;
+/// The prefix in front of a large block: prev, next, size, padding.
+const LARGE_PREFIX: usize = 32;
+
+#[derive(Clone, Copy)]
+struct Class {
+    free: *mut u8,
+    bump: *mut u8,
+    end: *mut u8,
+}
+
+#[repr(C)]
+struct LargePrefix {
+    prev: *mut LargePrefix,
+    next: *mut LargePrefix,
+    size: usize,
+    _pad: usize,
+}
+
+const _: () = assert!(std::mem::size_of::<LargePrefix>() == LARGE_PREFIX);
+
+/// One heap's object memory.
+pub struct Pool {
+    classes: [Class; NUM_CLASSES],
+    arenas: Vec<*mut u8>,
+    large: *mut LargePrefix,
+    bytes_in_use: usize,
+    peak_bytes: usize,
+}
+
+/// A block handed out by the pool.
+pub struct Block {
+    /// Where the object's header goes; the block is zeroed.
+    pub ptr: *mut u8,
+    /// Whether it came from the system allocator.
+    pub large: bool,
+}
+
+impl Pool {
+    /// An empty pool; nothing is allocated until the first object.
+    pub fn new() -> Pool {
+        Pool {
+            classes: [Class {
+                free: ptr::null_mut(),
+                bump: ptr::null_mut(),
+                end: ptr::null_mut(),
+            }; NUM_CLASSES],
+            arenas: Vec::new(),
+            large: ptr::null_mut(),
+            bytes_in_use: 0,
+            peak_bytes: 0,
+        }
+    }
+
+    /// The bytes an object of `total` bytes (header included) occupies.
+    pub fn charge(total: usize) -> usize {
+        let rounded = total.max(MIN_BLOCK).next_multiple_of(GRANULE);
+        if rounded <= MAX_SMALL {
+            rounded
+        } else {
+            rounded + LARGE_PREFIX
+        }
+    }
+
+    /// Bytes occupied by live objects.
+    pub fn bytes_in_use(&self) -> usize {
+        self.bytes_in_use
+    }
+
+    /// The highest bytes_in_use seen.
+    pub fn peak_bytes(&self) -> usize {
+        self.peak_bytes
+    }
+
+    /// A zeroed block for an object of `total` bytes (header included), which
+    /// must not exceed what Layout accepts (types.rs bounds payloads).
+    pub fn alloc(&mut self, total: usize) -> Result<Block, Error> {
+        let size = total.max(MIN_BLOCK).next_multiple_of(GRANULE);
+        let block = if size <= MAX_SMALL {
+            Block {
+                ptr: self.alloc_small(size)?,
+                large: false,
+            }
+        } else {
+            Block {
+                ptr: self.alloc_large(size)?,
+                large: true,
+            }
+        };
+        self.bytes_in_use += Pool::charge(total);
+        self.peak_bytes = self.peak_bytes.max(self.bytes_in_use);
+        Ok(block)
+    }
+
+    fn alloc_small(&mut self, size: usize) -> Result<*mut u8, Error> {
+        let index = size / GRANULE - 1;
+        let class = self.classes[index];
+        let block = if !class.free.is_null() {
+            // SAFETY: free blocks store the next free block at offset 16.
+            self.classes[index].free = unsafe { class.free.add(16).cast::<*mut u8>().read() };
+            class.free
+        } else if class.bump.wrapping_add(size) <= class.end && !class.bump.is_null() {
+            self.classes[index].bump = class.bump.wrapping_add(size);
+            class.bump
+        } else {
+            self.arenas.try_reserve(1).map_err(|_| Error::NoMemory)?;
+            let layout = Layout::from_size_align(ARENA_SIZE, ARENA_SIZE).expect("constant layout");
+            // SAFETY: the layout has a non-zero size.
+            let base = unsafe { alloc(layout) };
+            if base.is_null() {
+                return Err(Error::NoMemory);
+            }
+            // SAFETY: the arena's first word holds its block size.
+            unsafe { base.cast::<usize>().write(size) };
+            self.arenas.push(base);
+            let first = base.wrapping_add(ARENA_HEADER);
+            let blocks = (ARENA_SIZE - ARENA_HEADER) / size;
+            self.classes[index].bump = first.wrapping_add(size);
+            self.classes[index].end = first.wrapping_add(blocks * size);
+            first
+        };
+        // SAFETY: the block is `size` bytes inside an arena we own.
+        unsafe { ptr::write_bytes(block, 0, size) };
+        Ok(block)
+    }
+
+    fn alloc_large(&mut self, size: usize) -> Result<*mut u8, Error> {
+        let total = size + LARGE_PREFIX;
+        let layout = Layout::from_size_align(total, GRANULE).map_err(|_| Error::SizeTooLarge(size))?;
+        // SAFETY: the layout has a non-zero size.
+        let prefix = unsafe { alloc_zeroed(layout) }.cast::<LargePrefix>();
+        if prefix.is_null() {
+            return Err(Error::NoMemory);
+        }
+        // SAFETY: `prefix` is a fresh block we own; `self.large` is the list head.
+        unsafe {
+            (*prefix).next = self.large;
+            (*prefix).size = total;
+            if !self.large.is_null() {
+                (*self.large).prev = prefix;
+            }
+        }
+        self.large = prefix;
+        Ok(prefix.cast::<u8>().wrapping_add(LARGE_PREFIX))
+    }
+
+    /// Returns an object's block. The caller has run every callback; the header
+    /// is marked Freed here.
+    ///
+    /// # Safety
+    /// `header` must be a live object allocated by this pool, not used again.
+    pub unsafe fn free(&mut self, header: &Header) {
+        let block = header as *const Header as *mut u8;
+        let large = header.is_large();
+        header.mark_freed();
+        if large {
+            let prefix = block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>();
+            // SAFETY: large blocks carry a prefix linking them into `self.large`.
+            unsafe {
+                let LargePrefix { prev, next, size, .. } = prefix.read();
+                if prev.is_null() {
+                    self.large = next;
+                } else {
+                    (*prev).next = next;
+                }
+                if !next.is_null() {
+                    (*next).prev = prev;
+                }
+                self.bytes_in_use -= size;
+                dealloc(prefix.cast(), Layout::from_size_align_unchecked(size, GRANULE));
+            }
+        } else {
+            let base = (block as usize & !(ARENA_SIZE - 1)) as *mut u8;
+            // SAFETY: small blocks live in an ARENA_SIZE-aligned arena whose first
+            // word is the block size; the block has room for the link at offset 16.
+            unsafe {
+                let size = base.cast::<usize>().read();
+                let index = size / GRANULE - 1;
+                block.add(16).cast::<*mut u8>().write(self.classes[index].free);
+                self.classes[index].free = block;
+                self.bytes_in_use -= size;
+            }
+        }
+    }
+
+    /// Calls `f` with every live object's header. `f` must not allocate or free.
+    pub fn for_each_live(&self, mut f: impl FnMut(&Header)) {
+        for &base in &self.arenas {
+            // SAFETY: every arena starts with its block size.
+            let size = unsafe { base.cast::<usize>().read() };
+            let class = &self.classes[size / GRANULE - 1];
+            let first = base.wrapping_add(ARENA_HEADER);
+            let inside = |p: *mut u8| p >= first && p < base.wrapping_add(ARENA_SIZE);
+            // Only the class's newest arena is partly handed out.
+            let end = if inside(class.bump) || class.bump == base.wrapping_add(ARENA_SIZE) {
+                class.bump
+            } else {
+                first.wrapping_add((ARENA_SIZE - ARENA_HEADER) / size * size)
+            };
+            let mut p = first;
+            while p < end {
+                // SAFETY: every block below the bump pointer holds a header.
+                let header = unsafe { &*p.cast::<Header>() };
+                if header.state() != State::Freed {
+                    f(header);
+                }
+                p = p.wrapping_add(size);
+            }
+        }
+        let mut prefix = self.large;
+        while !prefix.is_null() {
+            // SAFETY: the list links live large blocks, each followed by a header.
+            unsafe {
+                f(&*prefix.cast::<u8>().add(LARGE_PREFIX).cast::<Header>());
+                prefix = (*prefix).next;
+            }
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let layout = Layout::from_size_align(ARENA_SIZE, ARENA_SIZE).expect("constant layout");
+        for &base in &self.arenas {
+            // SAFETY: each arena was allocated with this layout and is freed once.
+            unsafe { dealloc(base, layout) };
+        }
+        let mut prefix = self.large;
+        while !prefix.is_null() {
+            // SAFETY: the list links blocks allocated with their recorded size.
+            unsafe {
+                let next = (*prefix).next;
+                dealloc(
+                    prefix.cast(),
+                    Layout::from_size_align_unchecked((*prefix).size, GRANULE),
+                );
+                prefix = next;
+            }
+        }
+    }
+}

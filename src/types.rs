@@ -1,0 +1,153 @@
+//! Registered object types: a name, a payload size and the callbacks that let
+//! the collector see and break an object's references.
+
+use std::ffi::{CStr, CString, c_char, c_void};
+
+use crate::error::{Error, TypeName};
+use crate::header::HEADER_SIZE;
+use crate::heap::Heap;
+
+/// Called by a traverse callback once for each object reference the payload
+/// holds. NULL referents are ignored.
+#[allow(non_camel_case_types)]
+pub type rcgc_visit_fn = Option<unsafe extern "C" fn(referent: *mut c_void, ctx: *mut c_void)>;
+
+/// Reports every object reference `obj`'s payload holds by calling
+/// `visit(referent, ctx)` once per reference (like CPython's tp_traverse). It must
+/// only call visit: no allocation, no incref or decref, no other rcgc call.
+#[allow(non_camel_case_types)]
+pub type rcgc_traverse_fn = Option<unsafe extern "C" fn(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void)>;
+
+/// Drops every reference `obj`'s payload holds: set the field to NULL, then
+/// decref the old value (rcgc_clear_ref does both), like CPython's tp_clear.
+#[allow(non_camel_case_types)]
+pub type rcgc_clear_fn = Option<unsafe extern "C" fn(obj: *mut c_void)>;
+
+/// Runs at most once per object, before it is freed; may resurrect it by
+/// storing a new reference to it somewhere (PEP 442).
+#[allow(non_camel_case_types)]
+pub type rcgc_finalize_fn = Option<unsafe extern "C" fn(obj: *mut c_void)>;
+
+/// Releases resources rcgc does not manage (malloc'd buffers, file handles)
+/// just before the object's memory goes. Must not touch other rcgc objects.
+#[allow(non_camel_case_types)]
+pub type rcgc_destroy_fn = Option<unsafe extern "C" fn(obj: *mut c_void)>;
+
+/// What rcgc_type_register needs to know about a type.
+///
+/// name: copied; shown in errors and debug output. size: payload bytes (at least
+/// 1); the payload is zeroed on allocation and 16-byte aligned. traverse: reports
+/// each object reference the payload holds; NULL means the type holds no
+/// references and its objects are never tracked. clear: required when traverse
+/// is set. finalize and destroy: optional.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct rcgc_type_spec {
+    /// NUL-terminated type name, copied at registration. Must not be NULL.
+    pub name: *const c_char,
+    /// Payload bytes: at least 1.
+    pub size: usize,
+    /// See rcgc_traverse_fn; NULL for types that hold no object references.
+    pub traverse: rcgc_traverse_fn,
+    /// See rcgc_clear_fn; required when traverse is set.
+    pub clear: rcgc_clear_fn,
+    /// See rcgc_finalize_fn; optional.
+    pub finalize: rcgc_finalize_fn,
+    /// See rcgc_destroy_fn; optional.
+    pub destroy: rcgc_destroy_fn,
+}
+
+/// The largest payload an object may have.
+pub const MAX_PAYLOAD: usize = (isize::MAX as usize) / 2 - HEADER_SIZE;
+
+/// A registered type. Lives as long as its heap; aligned so that object
+/// headers can keep state bits in the low bits of its address.
+#[repr(align(64))]
+pub struct Type {
+    heap: *const Heap,
+    name: CString,
+    /// Payload bytes of a plain rcgc_alloc.
+    pub size: usize,
+    /// Reports references; None for types that are never tracked.
+    pub traverse: rcgc_traverse_fn,
+    /// Breaks references.
+    pub clear: rcgc_clear_fn,
+    /// Runs once per object before it dies.
+    pub finalize: rcgc_finalize_fn,
+    /// Releases foreign resources.
+    pub destroy: rcgc_destroy_fn,
+}
+
+impl Type {
+    /// Validates `spec` and builds the type for `heap`. The name is copied with
+    /// fallible allocation.
+    ///
+    /// # Safety
+    /// `spec.name`, if not NULL, must point to a NUL-terminated string.
+    pub unsafe fn from_spec(heap: *const Heap, spec: &rcgc_type_spec) -> Result<Type, Error> {
+        if spec.name.is_null() {
+            return Err(Error::InvalidSpec("name is NULL"));
+        }
+        if spec.size == 0 {
+            return Err(Error::InvalidSpec("size is 0"));
+        }
+        if spec.size > MAX_PAYLOAD {
+            return Err(Error::InvalidSpec("size exceeds the largest object size"));
+        }
+        if spec.traverse.is_some() && spec.clear.is_none() {
+            return Err(Error::InvalidSpec("traverse is set but clear is NULL"));
+        }
+        // SAFETY: checked non-NULL above; the caller promises NUL termination.
+        let name = unsafe { CStr::from_ptr(spec.name) };
+        Ok(Type {
+            heap,
+            name: copy_cstr(name)?,
+            size: spec.size,
+            traverse: spec.traverse,
+            clear: spec.clear,
+            finalize: spec.finalize,
+            destroy: spec.destroy,
+        })
+    }
+
+    /// The heap this type belongs to.
+    #[inline(always)]
+    pub fn heap(&self) -> &Heap {
+        // SAFETY: a type never outlives its heap, which never moves.
+        unsafe { &*self.heap }
+    }
+
+    /// The heap's address, for "same heap" checks.
+    pub fn heap_ptr(&self) -> *const Heap {
+        self.heap
+    }
+
+    /// Whether objects of this type take part in collection (and in the counts).
+    #[inline(always)]
+    pub fn is_gc(&self) -> bool {
+        self.traverse.is_some()
+    }
+
+    /// The NUL-terminated name.
+    pub fn name(&self) -> &CStr {
+        &self.name
+    }
+
+    /// The name for error messages.
+    pub fn display_name(&self) -> TypeName {
+        // SAFETY: messages are formatted before the call that raised them
+        // returns, while the type (owned by its heap) is alive.
+        TypeName(unsafe { &*(self.name.as_c_str() as *const CStr) })
+    }
+}
+
+/// Copies a C string without aborting when memory runs out.
+fn copy_cstr(s: &CStr) -> Result<CString, Error> {
+    let bytes = s.to_bytes_with_nul();
+    let mut v: Vec<u8> = Vec::new();
+    v.try_reserve_exact(bytes.len()).map_err(|_| Error::NoMemory)?;
+    v.extend_from_slice(bytes);
+    // The bytes came from a CStr, so they hold exactly one NUL, at the end.
+    CString::from_vec_with_nul(v).map_err(|_| Error::InvalidSpec("name is not NUL-terminated"))
+}
