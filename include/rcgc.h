@@ -171,6 +171,9 @@ typedef void (*rcgc_traverse_fn)(void *obj, rcgc_visit_fn visit, void *ctx);
 /**
  * Drops every reference `obj`'s payload holds: set the field to NULL, then
  * decref the old value (rcgc_clear_ref does both), like CPython's tp_clear.
+ * It may run more than once for one object (a collection clears it, then it
+ * is cleared again when its count reaches zero), so a cleared field must be
+ * NULL afterwards.
  */
 typedef void (*rcgc_clear_fn)(void *obj);
 

@@ -92,8 +92,8 @@ pub struct GcState {
     counts: [Cell<usize>; GENERATIONS],
     /// Whether allocations may start a collection.
     pub enabled: Cell<bool>,
-    long_lived_pending: Cell<usize>,
-    long_lived_total: Cell<usize>,
+    pub(crate) long_lived_pending: Cell<usize>,
+    pub(crate) long_lived_total: Cell<usize>,
 }
 
 /// Runs `f` on one of the collector's vectors. `f` must not run user code.
@@ -101,6 +101,12 @@ fn with<R>(cell: &UnsafeCell<Objects>, f: impl FnOnce(&mut Objects) -> R) -> R {
     // SAFETY: one thread uses the heap, and no closure passed here re-enters
     // it, so this is the only borrow of the vector while it lives.
     f(unsafe { &mut *cell.get() })
+}
+
+impl Default for GcState {
+    fn default() -> Self {
+        GcState::new()
+    }
 }
 
 impl GcState {
@@ -141,10 +147,9 @@ impl GcState {
         let count = self.counts[0].get() + 1;
         self.counts[0].set(count);
         let threshold = self.thresholds[0].get();
-        if cfg!(feature = "stress-gc") || (count > threshold && threshold != 0) {
-            if self.enabled.get() && heap.phase() == Phase::Idle {
-                heap.collect_generations();
-            }
+        let due = cfg!(feature = "stress-gc") || (count > threshold && threshold != 0);
+        if due && self.enabled.get() && heap.phase() == Phase::Idle {
+            heap.collect_generations();
         }
     }
 

@@ -25,3 +25,6 @@ mod pool;
 pub mod refcount;
 pub mod slots;
 pub mod types;
+
+#[cfg(test)]
+mod tests;

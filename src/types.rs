@@ -20,6 +20,9 @@ pub type rcgc_traverse_fn = Option<unsafe extern "C" fn(obj: *mut c_void, visit:
 
 /// Drops every reference `obj`'s payload holds: set the field to NULL, then
 /// decref the old value (rcgc_clear_ref does both), like CPython's tp_clear.
+/// It may run more than once for one object (a collection clears it, then it
+/// is cleared again when its count reaches zero), so a cleared field must be
+/// NULL afterwards.
 #[allow(non_camel_case_types)]
 pub type rcgc_clear_fn = Option<unsafe extern "C" fn(obj: *mut c_void)>;
 

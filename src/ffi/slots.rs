@@ -38,10 +38,10 @@ pub unsafe extern "C" fn rcgc_slots_set(obj: *mut c_void, index: usize, value: *
     ffi_boundary!("rcgc_slots_set", {
         // SAFETY: NULL or live per the contract.
         let h = unsafe { object_ref(obj, "obj") }?;
-        // SAFETY: NULL or live per the contract.
         let value = if value.is_null() {
             None
         } else {
+            // SAFETY: a live object per the contract.
             Some(unsafe { object_ref(value, "value") }?)
         };
         slots::set(h, index, value)?;

@@ -1,0 +1,493 @@
+//! Unit tests of the core, through the Rust API (the C API has its own tests
+//! in tests/c).
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{CString, c_char, c_void};
+use std::ptr::{self, NonNull};
+
+use crate::header::{Header, State};
+use crate::heap::{Config, Heap};
+use crate::refcount::{decref, incref, set_ref};
+use crate::slots;
+use crate::types::{Type, rcgc_type_spec, rcgc_visit_fn};
+
+/// A node with two references, like the benchmark's `__slots__ = ('a', 'b')` class.
+#[repr(C)]
+struct Node {
+    a: *mut c_void,
+    b: *mut c_void,
+    id: usize,
+}
+
+thread_local! {
+    static EVENTS: RefCell<Vec<(char, usize)>> = const { RefCell::new(Vec::new()) };
+    static RESURRECT: Cell<*mut c_void> = const { Cell::new(ptr::null_mut()) };
+    static KEEP: RefCell<Vec<*mut c_void>> = const { RefCell::new(Vec::new()) };
+    static MISUSE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn log(kind: char, obj: *mut c_void) {
+    // SAFETY: called from callbacks with live Node payloads.
+    let id = unsafe { (*obj.cast::<Node>()).id };
+    EVENTS.with(|e| e.borrow_mut().push((kind, id)));
+}
+
+fn events() -> Vec<(char, usize)> {
+    EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()))
+}
+
+unsafe extern "C" fn node_traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void) {
+    let node = obj.cast::<Node>();
+    let visit = visit.expect("visit is never NULL");
+    // SAFETY: a live Node; visit is the collector's callback.
+    unsafe {
+        visit((*node).a, ctx);
+        visit((*node).b, ctx);
+    }
+}
+
+unsafe extern "C" fn node_clear(obj: *mut c_void) {
+    let node = obj.cast::<Node>();
+    log('c', obj);
+    // SAFETY: a live Node whose fields hold NULL or live objects.
+    unsafe {
+        set_ref(&raw mut (*node).a, ptr::null_mut(), "test");
+        set_ref(&raw mut (*node).b, ptr::null_mut(), "test");
+    }
+}
+
+unsafe extern "C" fn node_finalize(obj: *mut c_void) {
+    log('f', obj);
+    if RESURRECT.get() == obj {
+        // SAFETY: a live object; the test keeps this new reference.
+        incref(unsafe { Header::from_payload(obj) });
+        KEEP.with(|k| k.borrow_mut().push(obj));
+    }
+}
+
+unsafe extern "C" fn node_destroy(obj: *mut c_void) {
+    log('d', obj);
+}
+
+unsafe extern "C" fn record_misuse(message: *const c_char, _ctx: *mut c_void) {
+    // SAFETY: the heap passes a NUL-terminated message.
+    let text = unsafe { std::ffi::CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    MISUSE.with(|m| m.borrow_mut().push(text));
+}
+
+struct Fixture {
+    heap: NonNull<Heap>,
+    node: *const Type,
+    next_id: Cell<usize>,
+}
+
+impl Fixture {
+    fn new(with_finalizer: bool) -> Fixture {
+        let heap = Heap::new(Config::default()).expect("heap");
+        let name = CString::new("Node").unwrap();
+        let spec = rcgc_type_spec {
+            name: name.as_ptr(),
+            size: size_of::<Node>(),
+            traverse: Some(node_traverse),
+            clear: Some(node_clear),
+            finalize: if with_finalizer { Some(node_finalize) } else { None },
+            destroy: Some(node_destroy),
+        };
+        // SAFETY: just created.
+        let node = unsafe { heap.as_ref() }.register_type(&spec).expect("type") as *const Type;
+        events();
+        Fixture {
+            heap,
+            node,
+            next_id: Cell::new(0),
+        }
+    }
+
+    fn heap(&self) -> &Heap {
+        // SAFETY: alive until drop.
+        unsafe { self.heap.as_ref() }
+    }
+
+    /// A new node (refcount 1, owned by the test).
+    fn node(&self) -> *mut c_void {
+        // SAFETY: the type lives as long as the heap.
+        let ty = unsafe { &*self.node };
+        let obj = self.heap().alloc(ty, ty.size).expect("alloc").payload();
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        // SAFETY: a fresh Node payload.
+        unsafe { (*obj.cast::<Node>()).id = id };
+        obj
+    }
+
+    fn link(&self, from: *mut c_void, field: char, to: *mut c_void) {
+        let node = from.cast::<Node>();
+        // SAFETY: live nodes.
+        unsafe {
+            let slot = if field == 'a' {
+                &raw mut (*node).a
+            } else {
+                &raw mut (*node).b
+            };
+            set_ref(slot, to, "test");
+        }
+    }
+
+    fn collect(&self, generation: usize) -> usize {
+        self.heap().collect(generation).expect("collect")
+    }
+
+    fn counts(&self) -> [usize; 3] {
+        self.heap().gc.counts()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // SAFETY: the heap is idle and not used again.
+        unsafe { Heap::destroy(self.heap) };
+    }
+}
+
+fn release(obj: *mut c_void) {
+    // SAFETY: the test owns a reference to this live object.
+    decref(unsafe { Header::from_payload(obj) }, "test");
+}
+
+fn header<'a>(obj: *mut c_void) -> &'a Header {
+    // SAFETY: a live object in the tests.
+    unsafe { Header::from_payload(obj) }
+}
+
+#[test]
+fn self_cycle_is_found_and_counts_one() {
+    let f = Fixture::new(false);
+    let x = f.node();
+    f.link(x, 'a', x);
+    assert_eq!(header(x).refcnt(), 2);
+    release(x);
+    assert!(events().is_empty(), "refcounting alone cannot free a cycle");
+    assert_eq!(f.collect(2), 1);
+    // clear runs in the collection, and again when the count reaches zero (as
+    // CPython's subtype_dealloc clears slots again); destroy runs once.
+    assert_eq!(events(), vec![('c', 0), ('c', 0), ('d', 0)]);
+    assert_eq!(f.heap().stats().live_objects, 0);
+}
+
+#[test]
+fn cycles_of_every_size_count_their_members() {
+    let f = Fixture::new(false);
+    for size in [1usize, 2, 3, 10, 1000] {
+        let nodes: Vec<_> = (0..size).map(|_| f.node()).collect();
+        for i in 0..size {
+            f.link(nodes[i], 'a', nodes[(i + 1) % size]);
+        }
+        nodes.iter().for_each(|&n| release(n));
+        assert_eq!(f.collect(2), size);
+        assert_eq!(f.heap().stats().live_objects, 0);
+    }
+}
+
+#[test]
+fn externally_held_cycle_survives_and_is_promoted() {
+    let f = Fixture::new(false);
+    let a = f.node();
+    let b = f.node();
+    f.link(a, 'a', b);
+    f.link(b, 'a', a);
+    release(b);
+    assert_eq!(f.collect(0), 0);
+    assert_eq!(header(a).state(), State::Gen1);
+    assert_eq!(header(b).state(), State::Gen1);
+    assert_eq!(f.collect(1), 0);
+    assert_eq!(header(a).state(), State::Gen2);
+    release(a);
+    assert_eq!(f.collect(1), 0, "generation 2 is not collected by collect(1)");
+    assert_eq!(f.collect(2), 2);
+}
+
+#[test]
+fn older_generation_acts_as_a_root() {
+    let f = Fixture::new(false);
+    let old = f.node();
+    f.collect(2);
+    assert_eq!(header(old).state(), State::Gen2);
+    let young = f.node();
+    f.link(old, 'a', young);
+    f.link(young, 'a', young);
+    release(young);
+    assert_eq!(f.collect(0), 0, "referenced from generation 2");
+    assert_eq!(header(young).state(), State::Gen1);
+    f.link(old, 'a', ptr::null_mut());
+    assert_eq!(f.collect(1), 1);
+    release(old);
+}
+
+#[test]
+fn untracked_objects_act_as_roots() {
+    let f = Fixture::new(false);
+    let root = f.node();
+    let child = f.node();
+    f.link(root, 'a', child);
+    f.link(child, 'a', root);
+    f.heap().untrack(header(root)).unwrap();
+    assert_eq!(header(root).state(), State::Untracked);
+    release(root);
+    release(child);
+    assert_eq!(f.collect(2), 0, "the untracked member keeps the cycle alive");
+    f.heap().track(header(root)).unwrap();
+    assert_eq!(f.collect(2), 2);
+}
+
+#[test]
+fn counting_follows_cpython() {
+    let f = Fixture::new(false);
+    let mut keep = Vec::new();
+    for i in 1..=700 {
+        keep.push(f.node());
+        assert_eq!(f.counts(), [i, 0, 0]);
+    }
+    keep.push(f.node());
+    assert_eq!(
+        f.counts(),
+        [0, 1, 0],
+        "the 701st allocation collects generation 0 first"
+    );
+    release(keep.pop().unwrap());
+    assert_eq!(f.counts(), [0, 1, 0], "the count does not go below zero");
+    keep.push(f.node());
+    assert_eq!(f.counts(), [1, 1, 0]);
+    f.collect(1);
+    assert_eq!(f.counts(), [0, 0, 1]);
+    f.collect(2);
+    assert_eq!(f.counts(), [0, 0, 0]);
+    keep.into_iter().for_each(release);
+}
+
+#[test]
+fn generation_two_waits_for_a_quarter_of_new_long_lived_objects() {
+    let f = Fixture::new(false);
+    let mut keep: Vec<_> = (0..100).map(|_| f.node()).collect();
+    f.collect(2);
+    assert_eq!(f.heap().gc.long_lived_total.get(), 100);
+    f.heap().gc.set_thresholds([1, 0, 0]);
+    let mut expect = |counts: [usize; 3]| {
+        keep.push(f.node());
+        assert_eq!(f.counts(), counts);
+    };
+    expect([1, 0, 0]);
+    expect([0, 1, 0]); // 2 > 1: generation 0 (gen1 and gen2 counts are not above 0)
+    expect([1, 1, 0]);
+    expect([0, 0, 1]); // count.gen1 = 1 > 0: generation 1; 3 objects promoted to generation 2
+    expect([1, 0, 1]);
+    // count.gen2 = 1 > 0, but long_lived_pending 3 < 100 / 4: generation 2 is
+    // skipped and generation 0 is collected instead.
+    expect([0, 1, 1]);
+    assert_eq!(f.heap().gc.long_lived_pending.get(), 3);
+    assert_eq!(f.heap().gc.long_lived_total.get(), 100);
+    keep.into_iter().for_each(release);
+}
+
+#[test]
+fn finalizers_all_run_before_any_clear_and_only_once() {
+    let f = Fixture::new(true);
+    let nodes: Vec<_> = (0..3).map(|_| f.node()).collect();
+    for i in 0..3 {
+        f.link(nodes[i], 'a', nodes[(i + 1) % 3]);
+    }
+    nodes.iter().for_each(|&n| release(n));
+    assert_eq!(f.collect(2), 3);
+    let log = events();
+    let first_clear = log.iter().position(|e| e.0 == 'c').unwrap();
+    let finalized: Vec<_> = log[..first_clear].iter().filter(|e| e.0 == 'f').collect();
+    assert_eq!(
+        finalized.len(),
+        3,
+        "every finalizer runs before the first clear: {log:?}"
+    );
+    assert_eq!(log.iter().filter(|e| e.0 == 'd').count(), 3);
+}
+
+#[test]
+fn resurrected_object_counts_zero_then_one_without_refinalizing() {
+    let f = Fixture::new(true);
+    let x = f.node();
+    f.link(x, 'a', x);
+    RESURRECT.set(x);
+    release(x);
+    assert_eq!(f.collect(2), 0, "resurrected by its finalizer");
+    assert_eq!(events(), vec![('f', 0)]);
+    assert_eq!(header(x).state(), State::Gen2);
+    RESURRECT.set(ptr::null_mut());
+    let kept = KEEP.with(|k| k.borrow_mut().pop()).unwrap();
+    release(kept);
+    assert_eq!(f.collect(2), 1);
+    assert_eq!(
+        events(),
+        vec![('c', 0), ('c', 0), ('d', 0)],
+        "finalize runs at most once per object"
+    );
+}
+
+#[test]
+fn refcount_death_finalizes_once_and_may_resurrect() {
+    let f = Fixture::new(true);
+    let x = f.node();
+    RESURRECT.set(x);
+    release(x);
+    assert_eq!(events(), vec![('f', 0)]);
+    assert_eq!(header(x).refcnt(), 1);
+    assert!(header(x).state().is_tracked(), "re-tracked while it lives on");
+    RESURRECT.set(ptr::null_mut());
+    let kept = KEEP.with(|k| k.borrow_mut().pop()).unwrap();
+    release(kept);
+    assert_eq!(events(), vec![('c', 0), ('d', 0)]);
+}
+
+#[test]
+fn freeing_a_long_chain_does_not_recurse() {
+    let f = Fixture::new(false);
+    let head = f.node();
+    let mut tail = head;
+    for _ in 0..1_000_000 {
+        let next = f.node();
+        f.link(tail, 'a', next);
+        release(next);
+        tail = next;
+    }
+    assert_eq!(f.collect(2), 0);
+    events();
+    release(head);
+    assert_eq!(f.heap().stats().live_objects, 0);
+    assert_eq!(events().len(), 2 * 1_000_001);
+}
+
+#[test]
+fn traverse_reporting_too_many_references_abandons_the_collection() {
+    unsafe extern "C" fn lying_traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void) {
+        let visit = visit.expect("visit");
+        // SAFETY: reports the object itself twice, though it holds no reference.
+        unsafe {
+            visit(obj, ctx);
+            visit(obj, ctx);
+        }
+    }
+    let f = Fixture::new(false);
+    f.heap().set_misuse_handler(Some(record_misuse), ptr::null_mut());
+    let name = CString::new("Liar").unwrap();
+    let spec = rcgc_type_spec {
+        name: name.as_ptr(),
+        size: 8,
+        traverse: Some(lying_traverse),
+        clear: Some(node_clear),
+        finalize: None,
+        destroy: None,
+    };
+    let ty = f.heap().register_type(&spec).unwrap();
+    let liar = f.heap().alloc(ty, 8).unwrap();
+    let err = f.heap().collect(2).unwrap_err();
+    assert_eq!(err.code(), crate::error::rcgc_result::RCGC_ERR_INVALID_OBJECT);
+    assert_eq!(liar.state(), State::Gen2, "every candidate survives");
+    let reports = MISUSE.with(|m| std::mem::take(&mut *m.borrow_mut()));
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].contains("'Liar'"), "{}", reports[0]);
+    f.heap().untrack(liar).unwrap();
+    decref(liar, "test");
+}
+
+#[test]
+fn double_decref_is_reported_not_freed_twice() {
+    let f = Fixture::new(false);
+    f.heap().set_misuse_handler(Some(record_misuse), ptr::null_mut());
+    let x = f.node();
+    let y = f.node();
+    release(x);
+    release(x);
+    let reports = MISUSE.with(|m| std::mem::take(&mut *m.borrow_mut()));
+    assert_eq!(reports.len(), 1);
+    assert!(
+        reports[0].starts_with("test: object") && reports[0].contains("freed"),
+        "{}",
+        reports[0]
+    );
+    assert_eq!(f.heap().stats().live_objects, 1);
+    release(y);
+}
+
+/// A tiny deterministic PRNG (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+}
+
+#[test]
+fn random_slots_graphs_match_a_reachability_oracle() {
+    for seed in 1..=200u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let heap = Heap::new(Config::default()).unwrap();
+        // SAFETY: alive until destroyed at the end of the iteration.
+        let h = unsafe { heap.as_ref() };
+        let n = 1 + rng.below(60);
+        let objs: Vec<&Header> = (0..n).map(|_| h.slots_new(2).unwrap()).collect();
+        let mut edges = vec![[None::<usize>; 2]; n];
+        for _ in 0..rng.below(3 * n + 1) {
+            let (from, slot, to) = (rng.below(n), rng.below(2), rng.below(n));
+            slots::set(objs[from], slot, Some(objs[to])).unwrap();
+            edges[from][slot] = Some(to);
+        }
+        let held: Vec<bool> = (0..n).map(|_| rng.below(4) == 0).collect();
+        for (i, o) in objs.iter().enumerate() {
+            if rng.below(5) == 0 {
+                h.collect(rng.below(2)).unwrap();
+            }
+            if !held[i] {
+                decref(o, "test");
+            }
+        }
+        // The oracle: what is reachable from the held objects.
+        let mut reachable = held.clone();
+        let mut stack: Vec<usize> = (0..n).filter(|&i| held[i]).collect();
+        while let Some(i) = stack.pop() {
+            for j in edges[i].iter().flatten() {
+                if !reachable[*j] {
+                    reachable[*j] = true;
+                    stack.push(*j);
+                }
+            }
+        }
+        let before = h.stats().live_objects;
+        let found = h.collect(2).unwrap();
+        let expected_live = reachable.iter().filter(|&&r| r).count();
+        assert_eq!(h.stats().live_objects, expected_live, "seed {seed}");
+        assert_eq!(found, before - expected_live, "seed {seed}");
+        for (i, o) in objs.iter().enumerate() {
+            if reachable[i] {
+                assert!(o.state().is_tracked(), "seed {seed}: object {i} must be alive");
+            }
+        }
+        // SAFETY: idle heap, not used again.
+        unsafe { Heap::destroy(heap) };
+    }
+}
+
+#[test]
+fn heap_destroy_finalizes_and_destroys_everything_left() {
+    let f = Fixture::new(true);
+    let leaked = f.node();
+    let cycle = f.node();
+    f.link(cycle, 'a', cycle);
+    f.link(leaked, 'b', cycle);
+    drop(f);
+    let log = events();
+    assert_eq!(log.iter().filter(|e| e.0 == 'f').count(), 2, "{log:?}");
+    assert_eq!(log.iter().filter(|e| e.0 == 'd').count(), 2, "{log:?}");
+    let _ = leaked;
+}
