@@ -9,7 +9,7 @@ LIBS    := -lpthread -ldl -lm
 TARGET  := target/debug
 PYTHON  ?= python3
 
-.PHONY: all build demo test test-rust test-valgrind test-python lint clean
+.PHONY: all build demo examples test test-rust test-valgrind test-python lint clean
 
 all: build
 
@@ -22,7 +22,14 @@ $(TARGET)/seed: examples/seed.c include/rcgc.h build
 demo: $(TARGET)/seed
 	./$(TARGET)/seed
 
-test: lint test-rust test-valgrind test-python demo
+$(TARGET)/quickstart: examples/quickstart.c include/rcgc.h build
+	$(CC) $(CFLAGS) -I include examples/quickstart.c $(TARGET)/librcgc.a $(LIBS) -o $@
+
+# The README's quick start must compile and run.
+examples: $(TARGET)/quickstart
+	./$(TARGET)/quickstart && echo "examples/quickstart.c: ok"
+
+test: lint test-rust test-valgrind test-python demo examples
 	@echo "make test: all suites passed"
 
 # Unit tests of the core, the C/C++ programs of tests/c, the header freshness check.
