@@ -38,8 +38,11 @@ pub enum Phase {
     Clearing,
     /// Objects whose refcount reached zero are being finalized and freed.
     Freeing,
-    /// rcgc_heap_free is running.
+    /// rcgc_heap_free is finalizing and clearing what is left.
     ShuttingDown,
+    /// rcgc_heap_free is running the destroy callbacks of what is left: no
+    /// allocation, and reaching a count of zero frees nothing.
+    Sweeping,
 }
 
 impl Phase {
@@ -52,6 +55,7 @@ impl Phase {
             Phase::Clearing => "clearing the garbage of a collection",
             Phase::Freeing => "freeing objects whose refcount reached zero",
             Phase::ShuttingDown => "being freed (rcgc_heap_free)",
+            Phase::Sweeping => "destroying its last objects (rcgc_heap_free)",
         }
     }
 }
@@ -190,9 +194,18 @@ impl Heap {
 
     /// Runs `f` with the allocator. `f` must not call user code.
     fn with_pool<R>(&self, f: impl FnOnce(&mut Pool) -> R) -> R {
-        // SAFETY: one thread uses the heap, and `f` never re-enters it, so this
-        // is the only borrow of the pool.
+        // SAFETY: one thread uses the heap, and `f` never re-enters it; the only
+        // shared borrows that span user code (the final sweep's) exist while the
+        // phase is Sweeping, when nothing takes this path (alloc is refused and
+        // a count reaching zero frees nothing).
         f(unsafe { &mut *self.pool.get() })
+    }
+
+    /// The allocator, read-only.
+    fn pool(&self) -> &Pool {
+        // SAFETY: mutable borrows (with_pool) never span user code and never
+        // happen while this one lives (see with_pool).
+        unsafe { &*self.pool.get() }
     }
 
     /// Allocates an object of `ty` with a zeroed payload of `size` bytes and
@@ -209,8 +222,8 @@ impl Heap {
         if size > MAX_PAYLOAD {
             return Err(Error::SizeTooLarge(size));
         }
-        if self.phase() == Phase::Traversing {
-            return Err(Error::Reentrant(Phase::Traversing.describe()));
+        if matches!(self.phase(), Phase::Traversing | Phase::Sweeping) {
+            return Err(Error::Reentrant(self.phase().describe()));
         }
         let total = HEADER_SIZE + size;
         self.check_limit(total)?;
@@ -224,7 +237,9 @@ impl Heap {
             if let Err(e) = self.track(header) {
                 // The object never existed for the caller: undo it quietly.
                 self.gc.count_deallocation();
-                self.release_memory(header);
+                // SAFETY: the block was never handed out.
+                self.with_pool(|pool| unsafe { pool.free(header) });
+                self.live.set(self.live.get() - 1);
                 self.allocated_total.set(self.allocated_total.get() - 1);
                 return Err(e);
             }
@@ -239,7 +254,7 @@ impl Heap {
             return Ok(());
         }
         let needed = Pool::charge(total);
-        let fits = |heap: &Heap| heap.with_pool(|p| p.bytes_in_use()).saturating_add(needed) <= heap.memory_limit;
+        let fits = |heap: &Heap| heap.pool().bytes_in_use().saturating_add(needed) <= heap.memory_limit;
         if fits(self) {
             return Ok(());
         }
@@ -252,7 +267,7 @@ impl Heap {
         } else {
             Err(Error::MemoryLimit {
                 requested: needed,
-                in_use: self.with_pool(|p| p.bytes_in_use()),
+                in_use: self.pool().bytes_in_use(),
                 limit: self.memory_limit,
             })
         }
@@ -269,7 +284,8 @@ impl Heap {
 
     /// The heap's counters.
     pub fn stats(&self) -> Stats {
-        let (bytes_in_use, peak_bytes) = self.with_pool(|p| (p.bytes_in_use(), p.peak_bytes()));
+        let pool = self.pool();
+        let (bytes_in_use, peak_bytes) = (pool.bytes_in_use(), pool.peak_bytes());
         Stats {
             live_objects: self.live.get(),
             tracked_objects: self.tracked.get(),
@@ -307,12 +323,10 @@ impl Heap {
         let count = self.live.get();
         let mut all = Vec::new();
         all.try_reserve_exact(count).map_err(|_| Error::NoMemory)?;
-        self.with_pool(|pool| {
-            pool.for_each_live(|h| {
-                if keep(h) && all.len() < all.capacity() {
-                    all.push(h as *const Header);
-                }
-            })
+        self.pool().for_each_live(|h| {
+            if keep(h) && all.len() < all.capacity() {
+                all.push(h as *const Header);
+            }
         });
         Ok(all)
     }
@@ -356,15 +370,14 @@ impl Heap {
             });
         }
         // What is left is held by references the program never released:
-        // destroy it all; decrefs from destroy callbacks no longer free anything.
-        h.draining.set(true);
-        h.with_pool(|pool| {
-            pool.for_each_live(|o| {
-                if let Some(destroy) = o.ty().destroy {
-                    // SAFETY: a live object; destroy must not touch other objects.
-                    unsafe { destroy(o.payload()) }
-                }
-            })
+        // destroy it all; from now on nothing allocates and nothing is freed
+        // one by one, so the walk sees a pool that does not change.
+        h.enter(Phase::Sweeping);
+        h.pool().for_each_live(|o| {
+            if let Some(destroy) = o.ty().destroy {
+                // SAFETY: a live object; destroy must not touch other objects.
+                unsafe { destroy(o.payload()) }
+            }
         });
         // SAFETY: the types live in the heap until now.
         unsafe {

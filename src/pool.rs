@@ -211,7 +211,8 @@ impl Pool {
         }
     }
 
-    /// Calls `f` with every live object's header. `f` must not allocate or free.
+    /// Calls `f` with every live object's header. Nothing may allocate from or
+    /// free to this pool until the walk ends.
     pub fn for_each_live(&self, mut f: impl FnMut(&Header)) {
         for &base in &self.arenas {
             // SAFETY: every arena starts with its block size.

@@ -54,7 +54,7 @@ fn decref_of_dead(header: &Header, func: &'static str) {
 impl Heap {
     /// Called when `header`'s count has just reached zero.
     pub(crate) fn release(&self, header: &Header) {
-        if self.phase() == Phase::ShuttingDown && self.draining.get() {
+        if self.phase() == Phase::Sweeping {
             // The final sweep of rcgc_heap_free frees everything itself.
             return;
         }

@@ -491,3 +491,32 @@ fn heap_destroy_finalizes_and_destroys_everything_left() {
     assert_eq!(log.iter().filter(|e| e.0 == 'd').count(), 2, "{log:?}");
     let _ = leaked;
 }
+
+#[test]
+fn heap_destroy_frees_leaked_chains_once_each() {
+    let f = Fixture::new(true);
+    let head = f.node();
+    let mut tail = head;
+    for _ in 0..50 {
+        let next = f.node();
+        f.link(tail, 'a', next);
+        f.link(next, 'b', next);
+        release(next);
+        tail = next;
+    }
+    // `head` is leaked: its reference is never released.
+    drop(f);
+    let log = events();
+    for id in 0..=50 {
+        assert_eq!(
+            log.iter().filter(|e| **e == ('f', id)).count(),
+            1,
+            "finalize of {id}: {log:?}"
+        );
+        assert_eq!(
+            log.iter().filter(|e| **e == ('d', id)).count(),
+            1,
+            "destroy of {id}: {log:?}"
+        );
+    }
+}
