@@ -185,7 +185,10 @@ typedef void (*rcgc_finalize_fn)(void *obj);
 
 /**
  * Releases resources rcgc does not manage (malloc'd buffers, file handles)
- * just before the object's memory goes. Must not touch other rcgc objects.
+ * just before the object's memory goes. Like the other callbacks it may
+ * incref, decref and allocate, except during rcgc_heap_free's final sweep of
+ * objects still referenced, where allocation fails with RCGC_ERR_REENTRANT and
+ * a count reaching zero frees nothing (the sweep destroys every object).
  */
 typedef void (*rcgc_destroy_fn)(void *obj);
 

@@ -32,7 +32,10 @@ pub type rcgc_clear_fn = Option<unsafe extern "C" fn(obj: *mut c_void)>;
 pub type rcgc_finalize_fn = Option<unsafe extern "C" fn(obj: *mut c_void)>;
 
 /// Releases resources rcgc does not manage (malloc'd buffers, file handles)
-/// just before the object's memory goes. Must not touch other rcgc objects.
+/// just before the object's memory goes. Like the other callbacks it may
+/// incref, decref and allocate, except during rcgc_heap_free's final sweep of
+/// objects still referenced, where allocation fails with RCGC_ERR_REENTRANT and
+/// a count reaching zero frees nothing (the sweep destroys every object).
 #[allow(non_camel_case_types)]
 pub type rcgc_destroy_fn = Option<unsafe extern "C" fn(obj: *mut c_void)>;
 

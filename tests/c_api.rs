@@ -7,13 +7,15 @@
 //! valgrind binary, or `1` for `valgrind` on the PATH) every program runs under
 //! memcheck, and `valgrind_detects_a_leak` proves that this wiring can fail.
 //!
-//! Cargo does not build the static library for integration tests (cargo#8311), so run
-//! `cargo build && cargo test` (same profile for both); the harness finds
-//! `librcgc.a` next to the test binary's `deps/` directory (which follows
-//! `CARGO_TARGET_DIR`) and fails loudly when it is missing or older than `src/`.
+//! Cargo does not put the static library where `cargo build` does when it builds
+//! integration tests (cargo#8311), so run `cargo build && cargo test` (same profile
+//! for both); the harness finds `librcgc.a` next to the test binary's `deps/`
+//! directory (which follows `CARGO_TARGET_DIR`) and fails loudly when it is missing
+//! or older than `src/`.
 //!
-//! The harness also checks two properties of the sources that the C tests rely on:
-//! the committed header is the one the build generates (`header_is_current`), and
+//! The harness also checks properties of the sources that the C tests rely on: the
+//! committed header is the one the build generates (`header_is_current`), every name
+//! it makes public has the `rcgc_`/`RCGC_` prefix (`header_names_are_prefixed`), and
 //! every exported function catches panics at the boundary
 //! (`every_export_is_behind_the_panic_boundary`).
 
@@ -83,30 +85,38 @@ fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
 
 /// The static library of this profile; panics with instructions when it is missing
 /// or older than the sources (a stale library would test old code).
+///
+/// `cargo build` writes `target/<profile>/librcgc.a`. `cargo test` also compiles the
+/// library with all its crate types into `target/<profile>/deps/librcgc.a` (no hash
+/// in that name) but does not copy it up (cargo#8311); it is the one built for
+/// this very test run, e.g. with `--features stress-gc`. The newer of the two wins.
 fn static_lib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let profile = profile_dir();
-        let lib = profile.join("librcgc.a");
         let profile_name = profile
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let build_cmd = if profile_name == "debug" {
-            "cargo build".to_string()
-        } else {
-            format!("cargo build --profile {profile_name}")
+        let build_cmd = match profile_name.as_str() {
+            "debug" => "cargo build".to_string(),
+            "release" => "cargo build --release".to_string(),
+            other => format!("cargo build --profile {other}"),
         };
-        let lib_time = match fs::metadata(&lib).and_then(|m| m.modified()) {
-            Ok(t) => t,
-            Err(e) => panic!(
-                "\n\nThe static library {} is missing ({e}).\n\
-                 cargo test does not build it (cargo#8311): run `{build_cmd}` first, \
+        let candidates = [profile.join("librcgc.a"), profile.join("deps").join("librcgc.a")];
+        let found = candidates
+            .iter()
+            .filter_map(|p| fs::metadata(p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
+            .max_by_key(|(t, _)| *t);
+        let Some((lib_time, lib)) = found else {
+            panic!(
+                "\n\nThe static library {} is missing.\n\
+                 cargo test does not build it there (cargo#8311): run `{build_cmd}` first, \
                  then `cargo test` with the same profile and target directory.\n",
-                lib.display()
-            ),
+                candidates[0].display()
+            )
         };
-        for dir in ["src", "build.rs", "cbindgen.toml", "Cargo.toml"] {
+        for dir in ["src", "build.rs", "cbindgen.toml"] {
             let path = manifest_dir().join(dir);
             let newest = if path.is_dir() {
                 newest_file(&path)
@@ -120,13 +130,13 @@ fn static_lib() -> &'static Path {
                 assert!(
                     t <= lib_time,
                     "\n\nThe static library {} is older than {}: run `{build_cmd}` first, \
-                     then `cargo test` (cargo test does not rebuild it, cargo#8311).\n",
+                     then `cargo test` with the same profile and target directory (cargo#8311).\n",
                     lib.display(),
                     file.display()
                 );
             }
         }
-        lib
+        lib.clone()
     })
 }
 
@@ -151,7 +161,7 @@ fn valgrind() -> Option<OsString> {
 
 fn show(output: &Output) -> String {
     format!(
-        "exit status: {}\n--- stdout ---\n{}--- stderr ---\n{}",
+        "{}\n--- stdout ---\n{}--- stderr ---\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
@@ -192,7 +202,8 @@ fn compile(source: &Path, link_rcgc: bool) -> PathBuf {
     exe
 }
 
-/// Runs a program (under valgrind if asked), with `RCGC_UNDER_VALGRIND=1` then.
+/// Runs a program (under valgrind if asked), with `RCGC_UNDER_VALGRIND=1` then, and
+/// `RCGC_STRESS_GC=1` when the library is built with the `stress-gc` feature.
 fn run_program(exe: &Path) -> Output {
     let mut cmd = match valgrind() {
         Some(vg) => {
@@ -203,6 +214,10 @@ fn run_program(exe: &Path) -> Output {
         None => Command::new(exe),
     };
     cmd.current_dir(manifest_dir());
+    if cfg!(feature = "stress-gc") {
+        // Collections on every tracked allocation change the generation counts.
+        cmd.env("RCGC_STRESS_GC", "1");
+    }
     run_command(&mut cmd, "a C test program")
 }
 
@@ -508,8 +523,8 @@ fn starts_with_boundary(body: &str, name: &str) -> bool {
     rest.trim_start().starts_with(',')
 }
 
-/// Function names declared in a C header (comments stripped): `rcgc_x(` not after `*`.
-fn header_functions(header: &str) -> BTreeSet<String> {
+/// Replaces C comments with a space (the header has no string literals holding `/*` or `//`).
+fn strip_c_comments(header: &str) -> String {
     let mut code = String::with_capacity(header.len());
     let mut rest = header;
     while !rest.is_empty() {
@@ -524,6 +539,12 @@ fn header_functions(header: &str) -> BTreeSet<String> {
             rest = &rest[c.len_utf8()..];
         }
     }
+    code
+}
+
+/// Function names declared in a C header (comments stripped): `rcgc_x(` not after `*`.
+fn header_functions(header: &str) -> BTreeSet<String> {
+    let code = strip_c_comments(header);
     let b = code.as_bytes();
     let mut names = BTreeSet::new();
     let mut i = 0;
@@ -543,6 +564,116 @@ fn header_functions(header: &str) -> BTreeSet<String> {
         }
     }
     names
+}
+
+/// Every name a C header makes public: macros, typedefs, struct/enum tags, enum
+/// constants, functions (not struct fields or parameter names).
+fn header_public_names(header: &str) -> BTreeSet<String> {
+    let idents = |s: &str| -> Vec<String> {
+        s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut names = BTreeSet::new();
+    let mut code = String::new();
+    for line in strip_c_comments(header).lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix('#') {
+            if let Some(def) = rest.trim_start().strip_prefix("define") {
+                if let Some(name) = idents(def).into_iter().next() {
+                    names.insert(name);
+                }
+            }
+        } else {
+            code.push_str(line);
+            code.push('\n');
+        }
+    }
+    let code = code.replace("extern \"C\" {", " ");
+    // Split the top level into statements ending with `;`, keeping brace bodies apart.
+    let mut depth = 0usize;
+    let (mut head, mut body, mut tail) = (String::new(), String::new(), String::new());
+    let mut seen_body = false;
+    for c in code.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                if depth == 1 {
+                    seen_body = true;
+                    continue;
+                }
+            }
+            '}' if depth == 0 => continue, // the closing brace of extern "C"
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    continue;
+                }
+            }
+            ';' if depth == 0 => {
+                let decl = if seen_body { &tail } else { &head };
+                let words = idents(&head);
+                for pair in words.windows(2) {
+                    if matches!(pair[0].as_str(), "struct" | "enum" | "union") {
+                        names.insert(pair[1].clone());
+                    }
+                }
+                if seen_body && words.iter().any(|w| w == "enum") {
+                    for item in body.split(',') {
+                        if let Some(constant) = idents(item).into_iter().next() {
+                            names.insert(constant);
+                        }
+                    }
+                }
+                let declared = if let Some(p) = decl.find("(*") {
+                    idents(&decl[p + 2..]).into_iter().next()
+                } else if let Some(p) = decl.find('(') {
+                    idents(&decl[..p]).pop()
+                } else {
+                    idents(decl).pop()
+                };
+                names.extend(declared);
+                head.clear();
+                body.clear();
+                tail.clear();
+                seen_body = false;
+                continue;
+            }
+            _ => {}
+        }
+        if depth > 0 {
+            body.push(c);
+        } else if seen_body {
+            tail.push(c);
+        } else {
+            head.push(c);
+        }
+    }
+    names
+}
+
+/// API.md: every public symbol starts with `rcgc_` (types, functions) or `RCGC_`
+/// (constants, enum values).
+#[test]
+fn header_names_are_prefixed() {
+    let header_path = manifest_dir().join("include").join("rcgc.h");
+    let header = fs::read_to_string(&header_path)
+        .unwrap_or_else(|e| panic!("read {}: {e} (the build generates it)", header_path.display()));
+    let names = header_public_names(&header);
+    assert!(
+        names.contains("rcgc_collect") && names.contains("RCGC_OK"),
+        "the scanner found {names:?}"
+    );
+    let bad: Vec<_> = names
+        .iter()
+        .filter(|n| !(n.starts_with("rcgc_") || n.starts_with("RCGC_")))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "include/rcgc.h makes public names without the rcgc_/RCGC_ prefix: {bad:?}"
+    );
+    println!("{} public names in include/rcgc.h, all prefixed", names.len());
 }
 
 /// Every exported function catches panics (ffi_boundary!) and every function in the
@@ -639,4 +770,33 @@ fn the_source_scanners_work() {
                   void rcgc_set_misuse_handler(rcgc_heap *heap, rcgc_misuse_fn fn, void *ctx);\n";
     let declared: Vec<String> = header_functions(header).into_iter().collect();
     assert_eq!(declared, ["rcgc_collect", "rcgc_last_error", "rcgc_set_misuse_handler"]);
+
+    let header = "#ifndef RCGC_H\n#define RCGC_H\n#include <stddef.h>\n#define GENERATIONS 3\n\
+                  typedef enum rcgc_result { RCGC_OK = 0, /* c */ RCGC_ERR_X = 1, } rcgc_result;\n\
+                  typedef struct rcgc_heap rcgc_heap;\n\
+                  typedef struct stats { size_t struct_size; size_t live; } stats_t;\n\
+                  typedef void (*visit_fn)(void *referent, void *ctx);\n\
+                  enum plain { A, B = 2 };\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\
+                  RCGC_MUST_USE\nenum rcgc_result rcgc_collect(struct rcgc_heap *heap,\n  int generation);\n\
+                  const char *helper_name(int code);\n#ifdef __cplusplus\n}  // extern \"C\"\n#endif\n#endif\n";
+    let names: Vec<String> = header_public_names(header).into_iter().collect();
+    assert_eq!(
+        names,
+        [
+            "A",
+            "B",
+            "GENERATIONS",
+            "RCGC_ERR_X",
+            "RCGC_H",
+            "RCGC_OK",
+            "helper_name",
+            "plain",
+            "rcgc_collect",
+            "rcgc_heap",
+            "rcgc_result",
+            "stats",
+            "stats_t",
+            "visit_fn"
+        ]
+    );
 }

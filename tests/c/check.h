@@ -36,7 +36,7 @@ static unsigned long check_count = 0;
     }                                                                            \
   } while (0)
 
-/* Check a call's result code and, for failures, that the message names the function. */
+/* Check a call's result code, printing both codes and the last error on failure. */
 #define CHECK_RC(call, expected)                                                 \
   do {                                                                           \
     rcgc_result check_r_ = (call);                                               \
