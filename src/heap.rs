@@ -67,20 +67,25 @@ pub struct Config {
     pub memory_limit: usize,
 }
 
-/// Counters reported by rcgc_heap_get_stats.
+/// Counters of a heap, filled by rcgc_heap_get_stats.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+#[allow(non_camel_case_types)]
+pub struct rcgc_heap_stats {
+    /// Set by the caller to sizeof(rcgc_heap_stats) before the call.
+    pub struct_size: usize,
     /// Objects allocated and not yet freed.
     pub live_objects: usize,
-    /// Objects currently tracked by the collector.
+    /// Objects tracked by the collector.
     pub tracked_objects: usize,
-    /// Bytes occupied by live objects, headers included.
+    /// Bytes occupied by live objects, 16-byte headers included, each object
+    /// rounded up to its allocation block.
     pub bytes_in_use: usize,
-    /// The highest bytes_in_use seen.
+    /// The highest bytes_in_use so far.
     pub peak_bytes: usize,
-    /// Objects ever allocated.
+    /// Objects ever allocated in this heap.
     pub allocated_total: usize,
-    /// Objects ever freed.
+    /// Objects ever freed in this heap.
     pub freed_total: usize,
 }
 
@@ -282,11 +287,12 @@ impl Heap {
         self.freed_total.set(self.freed_total.get() + 1);
     }
 
-    /// The heap's counters.
-    pub fn stats(&self) -> Stats {
+    /// The heap's counters (struct_size is left 0 for the caller to fill).
+    pub fn stats(&self) -> rcgc_heap_stats {
         let pool = self.pool();
         let (bytes_in_use, peak_bytes) = (pool.bytes_in_use(), pool.peak_bytes());
-        Stats {
+        rcgc_heap_stats {
+            struct_size: 0,
             live_objects: self.live.get(),
             tracked_objects: self.tracked.get(),
             bytes_in_use,

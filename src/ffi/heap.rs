@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 use super::macros::ffi_boundary;
 use super::{heap_handle, heap_ref, rcgc_heap};
 use crate::error::{Error, rcgc_result};
-use crate::heap::{Config, Heap, Phase, rcgc_misuse_fn};
+use crate::heap::{Config, Heap, Phase, rcgc_heap_stats, rcgc_misuse_fn};
 
 /// Options for rcgc_heap_new_with. Always start from rcgc_config_init, which
 /// fills in struct_size and the defaults; fields may be added at the end in
@@ -26,27 +26,6 @@ pub struct rcgc_config {
     /// Validate every object pointer passed in. Not available in this version:
     /// rcgc_heap_new_with rejects true with RCGC_ERR_INVALID_ARGUMENT.
     pub checked: bool,
-}
-
-/// Counters of a heap, filled by rcgc_heap_get_stats.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct rcgc_heap_stats {
-    /// Set by the caller to sizeof(rcgc_heap_stats) before the call.
-    pub struct_size: usize,
-    /// Objects allocated and not yet freed.
-    pub live_objects: usize,
-    /// Objects tracked by the collector.
-    pub tracked_objects: usize,
-    /// Bytes occupied by live objects, 16-byte headers included, each object
-    /// rounded up to its allocation block.
-    pub bytes_in_use: usize,
-    /// The highest bytes_in_use so far.
-    pub peak_bytes: usize,
-    /// Objects ever allocated in this heap.
-    pub allocated_total: usize,
-    /// Objects ever freed in this heap.
-    pub freed_total: usize,
 }
 
 /// Fills `config` with the defaults: struct_size = sizeof(rcgc_config), no
@@ -182,18 +161,13 @@ pub unsafe extern "C" fn rcgc_heap_get_stats(heap: *const rcgc_heap, out: *mut r
         if given < known {
             return Err(Error::StructSize { got: given, min: known });
         }
-        let s = h.stats();
+        let stats = rcgc_heap_stats {
+            struct_size: given,
+            ..h.stats()
+        };
         // SAFETY: `given` writable bytes per the contract.
         unsafe {
-            out.write_unaligned(rcgc_heap_stats {
-                struct_size: given,
-                live_objects: s.live_objects,
-                tracked_objects: s.tracked_objects,
-                bytes_in_use: s.bytes_in_use,
-                peak_bytes: s.peak_bytes,
-                allocated_total: s.allocated_total,
-                freed_total: s.freed_total,
-            });
+            out.write_unaligned(stats);
             out.cast::<u8>().add(known).write_bytes(0, given - known);
         }
         Ok(rcgc_result::RCGC_OK)
