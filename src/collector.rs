@@ -30,21 +30,26 @@
 //!    lack of memory after an object has changed state.
 //! 2. Scan (phase Traversing: only traverse callbacks run; allocation, tracking
 //!    changes and collections are refused):
-//!    - `gc := refcount`, state Collecting, for every candidate;
 //!    - every reference from a candidate to a candidate, reported through
-//!      traverse, subtracts 1 from the referent's `gc`. What remains is the
-//!      number of references from outside the candidates: older generations and
-//!      untracked objects act as roots, with no write barrier. A `gc` that would
-//!      go below zero means a refcount smaller than the references traverse
-//!      reports (a bug in the program): the collection is abandoned, every
-//!      candidate survives, and the misuse handler is told.
+//!      traverse, subtracts 1 from the referent's `gc`, which a candidate gets
+//!      from its refcount (state Collecting) the first time the scan touches it,
+//!      as a member or as a referent: one pass instead of two. What remains is
+//!      the number of references from outside the candidates: older
+//!      generations and untracked objects act as roots, with no write barrier.
+//!      A `gc` that would go below zero means a refcount smaller than the
+//!      references traverse reports (a bug in the program): the collection is
+//!      abandoned, every candidate survives, and the misuse handler is told.
 //!    - candidates with `gc > 0` are roots: they and everything they reach
 //!      through candidates become Reachable, by an explicit stack (never the C
-//!      stack). If the stack cannot grow, the object is marked Unscanned and
-//!      repeated passes over the candidates finish the job.
-//! 3. Reachable candidates move to the target generation. The rest are the
-//!    unreachable set, kept in `unreachable` with state Unreachable and their
-//!    index there in `gc`; freeing or untracking one leaves a NULL hole.
+//!      stack), counting them. If the stack cannot grow, the object is marked
+//!      Unscanned and repeated passes over the candidates finish the job.
+//!    - objects of the built-in slots type are traversed inline, without the
+//!      indirect calls a user type's traverse and visit cost.
+//! 3. One pass moves the Reachable candidates to the target generation (for a
+//!    full collection, compacting generation 2's vector in place) and the rest,
+//!    whose number the count of step 2 gives in advance, to `unreachable`, with
+//!    state Unreachable and their index there in `gc`; freeing or untracking one
+//!    leaves a NULL hole.
 //! 4. Finalizing: every unreachable object whose type has finalize and which was
 //!    never finalized is marked FINALIZED and finalized (held by an extra
 //!    reference during the call). All of them run before any clear.
@@ -178,51 +183,121 @@ impl GcState {
     }
 }
 
-/// The context of a scan's visit callbacks.
+/// Which objects a scan takes as candidates: those whose raw state lies in
+/// `first..=last` when the scan starts (generations 0..=g, or the unreachable
+/// set). A candidate's `gc` is set from its refcount the first time the scan
+/// touches it, as a member of the set or as a referent, which saves a pass.
+#[derive(Clone, Copy)]
+struct Candidates {
+    first: u8,
+    last: u8,
+}
+
+impl Candidates {
+    fn generations(oldest: usize) -> Candidates {
+        Candidates {
+            first: State::Gen0 as u8,
+            last: State::generation(oldest) as u8,
+        }
+    }
+
+    fn unreachable() -> Candidates {
+        Candidates {
+            first: State::Unreachable as u8,
+            last: State::Unreachable as u8,
+        }
+    }
+
+    #[inline(always)]
+    fn contains(self, raw: u8) -> bool {
+        raw.wrapping_sub(self.first) <= self.last - self.first
+    }
+}
+
+/// The state of one scan, shared with its visit callbacks.
 struct Scan<'a> {
+    candidates: Candidates,
+    /// The built-in slots type, whose objects are traversed without callbacks.
+    slots_type: *const crate::types::Type,
     stack: &'a mut Objects,
+    /// Candidates found reachable so far.
+    reached: usize,
     overflowed: bool,
     underflow: *const Header,
 }
 
-/// visit callback of the subtraction pass.
-unsafe extern "C" fn visit_subtract(referent: *mut c_void, ctx: *mut c_void) {
-    if referent.is_null() {
-        return;
-    }
-    // SAFETY: traverse reports live objects; ctx is the Scan of this pass.
-    let (h, scan) = unsafe { (Header::from_payload(referent), &mut *ctx.cast::<Scan>()) };
-    if h.state() == State::Collecting {
-        match h.gc() {
-            0 => scan.underflow = h,
+impl Scan<'_> {
+    /// A reference from a candidate to `h`: one less reference from outside.
+    #[inline(always)]
+    fn subtract(&mut self, h: &Header) {
+        let raw = h.state_raw();
+        let refs = if raw == State::Collecting as u8 {
+            h.gc()
+        } else if self.candidates.contains(raw) {
+            h.set_state(State::Collecting);
+            h.refcnt()
+        } else {
+            return;
+        };
+        match refs {
+            0 => self.underflow = h,
             refs => h.set_gc(refs - 1),
         }
+    }
+
+    /// `h` is referenced from a reachable candidate: it is reachable too.
+    #[inline(always)]
+    fn reach(&mut self, h: &Header) {
+        if h.state() != State::Collecting {
+            return;
+        }
+        self.reached += 1;
+        if self.stack.try_reserve(1).is_ok() {
+            h.set_state(State::Reachable);
+            self.stack.push(h);
+        } else {
+            h.set_state(State::Unscanned);
+            self.overflowed = true;
+        }
+    }
+
+    /// Calls `f` with each object `h` references.
+    #[inline(always)]
+    fn traverse(
+        &mut self,
+        h: &Header,
+        visit: unsafe extern "C" fn(*mut c_void, *mut c_void),
+        f: impl Fn(&mut Self, &Header),
+    ) {
+        let ty = h.ty();
+        if std::ptr::eq(ty, self.slots_type) {
+            // SAFETY: a live slots object; its slots hold NULL or live objects.
+            for &referent in unsafe { crate::slots::slots(h.payload()) }.iter() {
+                if !referent.is_null() {
+                    // SAFETY: as above.
+                    f(self, unsafe { Header::from_payload(referent) });
+                }
+            }
+        } else if let Some(traverse) = ty.traverse {
+            // SAFETY: a live tracked object; the callback only calls visit.
+            unsafe { traverse(h.payload(), Some(visit), (self as *mut Self).cast()) }
+        }
+    }
+}
+
+/// visit callback of the subtraction pass.
+unsafe extern "C" fn visit_subtract(referent: *mut c_void, ctx: *mut c_void) {
+    if !referent.is_null() {
+        // SAFETY: traverse reports live objects; ctx is the Scan of this pass.
+        unsafe { (*ctx.cast::<Scan>()).subtract(Header::from_payload(referent)) }
     }
 }
 
 /// visit callback of the marking pass.
 unsafe extern "C" fn visit_reach(referent: *mut c_void, ctx: *mut c_void) {
-    if referent.is_null() {
-        return;
-    }
-    // SAFETY: traverse reports live objects; ctx is the Scan of this pass.
-    let (h, scan) = unsafe { (Header::from_payload(referent), &mut *ctx.cast::<Scan>()) };
-    if h.state() == State::Collecting {
-        if scan.stack.try_reserve(1).is_ok() {
-            h.set_state(State::Reachable);
-            scan.stack.push(h);
-        } else {
-            h.set_state(State::Unscanned);
-            scan.overflowed = true;
-        }
-    }
-}
-
-/// Calls `h`'s traverse with `visit` and `scan`.
-fn traverse(h: &Header, visit: unsafe extern "C" fn(*mut c_void, *mut c_void), scan: &mut Scan<'_>) {
-    if let Some(traverse) = h.ty().traverse {
-        // SAFETY: a live tracked object; the callback only calls visit.
-        unsafe { traverse(h.payload(), Some(visit), (scan as *mut Scan<'_>).cast()) }
+    if !referent.is_null() {
+        // SAFETY: traverse reports live objects; ctx is the Scan of this pass.
+        unsafe { (*ctx.cast::<Scan>()).reach(Header::from_payload(referent)) }
     }
 }
 
@@ -367,42 +442,45 @@ impl Heap {
 
         // 2. Scan.
         let outer = self.enter(Phase::Traversing);
-        let scanned = self.scan(&cands);
-        // 3. Survivors to the target generation, the rest to `unreachable`.
-        let survivors = match scanned {
-            Ok(()) => partition(&mut cands),
-            Err(_) => cands.len(),
-        };
+        let scanned = self.scan(&cands, Candidates::generations(g));
+        // 3. One pass: survivors to the target generation, the rest to
+        //    `unreachable`. If the scan failed, or `unreachable` cannot get
+        //    room, every candidate survives.
         let mut unreachable = with(&self.gc.unreachable, std::mem::take);
-        let survivors = if unreachable.try_reserve(cands.len() - survivors).is_ok() {
-            survivors
-        } else {
-            cands.len()
+        let all_survive = match scanned {
+            Ok(reached) => unreachable.try_reserve(cands.len() - reached).is_err(),
+            Err(_) => true,
         };
-        unreachable.extend_from_slice(&cands[survivors..]);
-        cands.truncate(survivors);
-        if target != g {
-            for h in live(&cands) {
-                self.gc.place_reserved(target, h);
+        let mut kept = 0;
+        for i in 0..cands.len() {
+            // SAFETY: candidates are live objects.
+            let h = unsafe { &*cands[i] };
+            if all_survive || h.state() != State::Collecting {
+                if target != g {
+                    self.gc.place_reserved(target, h);
+                } else {
+                    // Compacting in place: `kept <= i`, so nothing unread is overwritten.
+                    h.place(State::Gen2, kept);
+                    cands[kept] = h;
+                }
+                kept += 1;
+            } else {
+                h.place(State::Unreachable, unreachable.len());
+                unreachable.push(h);
             }
+        }
+        if target != g {
             if target == GENERATIONS - 1 {
-                self.gc
-                    .long_lived_pending
-                    .set(self.gc.long_lived_pending.get() + survivors);
+                self.gc.long_lived_pending.set(self.gc.long_lived_pending.get() + kept);
             }
             cands.clear();
         } else {
-            for (i, h) in live(&cands).enumerate() {
-                h.place(State::Gen2, i);
-            }
+            cands.truncate(kept);
             self.gc.long_lived_pending.set(0);
-            self.gc.long_lived_total.set(survivors);
+            self.gc.long_lived_total.set(kept);
         }
         // Generation g keeps its buffer, now empty unless it is the target.
         with(&self.gc.gens[g], |v| *v = cands);
-        for (i, h) in live(&unreachable).enumerate() {
-            h.place(State::Unreachable, i);
-        }
         with(&self.gc.unreachable, |v| *v = unreachable);
         if let Err(bad) = scanned {
             self.enter(outer);
@@ -436,7 +514,7 @@ impl Heap {
         if finalized_any {
             self.enter(Phase::Traversing);
             let mut set = with(&self.gc.unreachable, std::mem::take);
-            let rescanned = self.scan(&set);
+            let rescanned = self.scan(&set, Candidates::unreachable());
             for (i, slot) in set.iter_mut().enumerate() {
                 if slot.is_null() {
                     continue;
@@ -491,27 +569,32 @@ impl Heap {
         Ok(found)
     }
 
-    /// Step 2 over `set` (holes allowed): afterwards the objects reachable from
-    /// outside the set are Reachable and the rest Collecting. On a refcount
-    /// smaller than the references reported, returns the object.
-    fn scan(&self, set: &[*const Header]) -> Result<(), *const Header> {
-        for h in live(set) {
-            h.set_gc(h.refcnt());
-            h.set_state(State::Collecting);
-        }
+    /// Step 2 over `set` (holes allowed), whose members are the `candidates`:
+    /// afterwards the members reachable from outside the set are Reachable and
+    /// the rest Collecting. Returns how many are reachable, or, on a refcount
+    /// smaller than the references reported, the object.
+    fn scan(&self, set: &[*const Header], candidates: Candidates) -> Result<usize, *const Header> {
         let mut stack = with(&self.gc.stack, std::mem::take);
         let mut scan = Scan {
+            candidates,
+            slots_type: self.slots_type(),
             stack: &mut stack,
+            reached: 0,
             overflowed: false,
             underflow: ptr::null(),
         };
         for h in live(set) {
-            traverse(h, visit_subtract, &mut scan);
+            if candidates.contains(h.state_raw()) {
+                h.set_gc(h.refcnt());
+                h.set_state(State::Collecting);
+            }
+            scan.traverse(h, visit_subtract, Scan::subtract);
         }
         let result = if scan.underflow.is_null() {
             for h in live(set) {
                 if h.state() == State::Collecting && h.gc() > 0 {
                     h.set_state(State::Reachable);
+                    scan.reached += 1;
                     mark_from(h, &mut scan);
                 }
             }
@@ -524,7 +607,7 @@ impl Heap {
                     }
                 }
             }
-            Ok(())
+            Ok(scan.reached)
         } else {
             Err(scan.underflow)
         };
@@ -551,22 +634,9 @@ impl Heap {
 
 /// Marks everything reachable from `root` (already Reachable) through candidates.
 fn mark_from(root: &Header, scan: &mut Scan<'_>) {
-    traverse(root, visit_reach, scan);
+    scan.traverse(root, visit_reach, Scan::reach);
     while let Some(p) = scan.stack.pop() {
         // SAFETY: the stack holds live candidates.
-        traverse(unsafe { &*p }, visit_reach, scan);
+        scan.traverse(unsafe { &*p }, visit_reach, Scan::reach);
     }
-}
-
-/// Moves the candidates found reachable to the front; returns how many there are.
-fn partition(cands: &mut [*const Header]) -> usize {
-    let mut reachable = 0;
-    for i in 0..cands.len() {
-        // SAFETY: candidates are live objects.
-        if unsafe { &*cands[i] }.state() != State::Collecting {
-            cands.swap(reachable, i);
-            reachable += 1;
-        }
-    }
-    reachable
 }

@@ -164,6 +164,12 @@ impl Header {
         State::from_bits(self.tag.get() & STATE_MASK)
     }
 
+    /// The collector state as its raw number (`State as u8`), for range tests.
+    #[inline(always)]
+    pub fn state_raw(&self) -> u8 {
+        (self.tag.get() & STATE_MASK) as u8
+    }
+
     /// Sets the collector state.
     #[inline(always)]
     pub fn set_state(&self, state: State) {

@@ -30,7 +30,7 @@ pub fn spec() -> rcgc_type_spec {
 ///
 /// # Safety
 /// `payload` must be the payload of a live slots object.
-unsafe fn slots<'a>(payload: *mut c_void) -> &'a mut [*mut c_void] {
+pub(crate) unsafe fn slots<'a>(payload: *mut c_void) -> &'a mut [*mut c_void] {
     // SAFETY: the payload starts with the length, followed by that many slots.
     unsafe {
         let len = payload.cast::<usize>().read();
