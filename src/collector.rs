@@ -491,7 +491,7 @@ impl Heap {
         self.enter(Phase::Finalizing);
         let mut finalized_any = false;
         let mut i = 0;
-        while let Some(p) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
+        while let Some(p) = with(&self.gc.unreachable, |v| v.get(i).copied()).filter(|_| self.has_finalizers()) {
             i += 1;
             if p.is_null() {
                 continue;

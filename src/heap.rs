@@ -94,6 +94,8 @@ pub struct Heap {
     pool: UnsafeCell<Pool>,
     types: UnsafeCell<Vec<NonNull<Type>>>,
     slots_type: Cell<*const Type>,
+    /// Whether any registered type has a finalizer (else collections skip that step).
+    has_finalizers: Cell<bool>,
     /// The collector's generations, counts and thresholds.
     pub(crate) gc: GcState,
     phase: Cell<Phase>,
@@ -141,6 +143,7 @@ impl Heap {
             pool: UnsafeCell::new(Pool::new()),
             types: UnsafeCell::new(Vec::new()),
             slots_type: Cell::new(ptr::null()),
+            has_finalizers: Cell::new(false),
             gc: GcState::new(),
             phase: Cell::new(Phase::Idle),
             pending: UnsafeCell::new(Vec::new()),
@@ -187,8 +190,16 @@ impl Heap {
         types.try_reserve(1).map_err(|_| Error::NoMemory)?;
         let ty = try_box(ty)?;
         types.push(ty);
+        if spec.finalize.is_some() {
+            self.has_finalizers.set(true);
+        }
         // SAFETY: types are freed only with the heap.
         Ok(unsafe { ty.as_ref() })
+    }
+
+    /// Whether any type of this heap has a finalizer.
+    pub fn has_finalizers(&self) -> bool {
+        self.has_finalizers.get()
     }
 
     /// The built-in slots type.

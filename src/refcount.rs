@@ -67,9 +67,10 @@ impl Heap {
             return;
         }
         self.untrack_dead(header);
-        self.push_pending(header);
-        if !self.draining.get() {
-            self.drain();
+        if self.draining.get() {
+            self.push_pending(header);
+        } else {
+            self.drain(header);
         }
     }
 
@@ -113,15 +114,16 @@ impl Heap {
         }
     }
 
-    /// Frees pending objects until none is left. Callbacks run here at a
-    /// constant depth; decrefs they make push more work onto the list.
-    fn drain(&self) {
+    /// Frees `first`, then pending objects until none is left. Callbacks run
+    /// here at a constant depth; decrefs they make push more work onto the list.
+    fn drain(&self, first: &Header) {
         self.draining.set(true);
         let outer = self.phase();
         if outer == Phase::Idle {
             self.enter(Phase::Freeing);
         }
-        while let Some(h) = self.pop_pending() {
+        let mut next = Some(first);
+        while let Some(h) = next.take().or_else(|| self.pop_pending()) {
             let ty = h.ty();
             if let Some(finalize) = ty.finalize
                 && !h.finalized()
@@ -148,7 +150,9 @@ impl Heap {
                     }
                 }
             }
-            if let Some(clear) = ty.clear {
+            if std::ptr::eq(ty, self.slots_type()) {
+                crate::slots::clear_dead(h);
+            } else if let Some(clear) = ty.clear {
                 // SAFETY: the object is dead and untracked; clear drops its references.
                 unsafe { clear(h.payload()) };
             }

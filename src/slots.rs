@@ -61,6 +61,20 @@ unsafe extern "C" fn clear(obj: *mut c_void) {
     }
 }
 
+/// Drops the references of a slots object whose count reached zero: nothing
+/// else can reach it, so no callback can change its slots meanwhile.
+#[inline(always)]
+pub(crate) fn clear_dead(h: &Header) {
+    // SAFETY: a dead slots object being freed; its slots hold NULL or live objects.
+    for slot in unsafe { slots(h.payload()) }.iter_mut() {
+        if !slot.is_null() {
+            let old = std::mem::replace(slot, std::ptr::null_mut());
+            // SAFETY: the slot held a reference to a live object.
+            crate::refcount::decref(unsafe { Header::from_payload(old) }, "rcgc_decref");
+        }
+    }
+}
+
 impl Heap {
     /// A new slots object with `nslots` empty slots and refcount 1.
     pub fn slots_new(&self, nslots: usize) -> Result<&Header, Error> {
