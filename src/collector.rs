@@ -26,26 +26,31 @@
 //!
 //! 1. Candidates: the vectors of generations g, 0, .., g-1 are concatenated. No
 //!    user code has run yet, and room for every survivor in the target
-//!    generation (g + 1, or 2) is reserved now, so nothing later can fail for
-//!    lack of memory after an object has changed state.
+//!    generation (g + 1, or 2) and for the scan's side array is reserved now,
+//!    so nothing later can fail for lack of memory after an object has
+//!    changed state.
 //! 2. Scan (phase Traversing: only traverse callbacks run; allocation, tracking
-//!    changes and collections are refused):
+//!    changes and collections are refused). The scan keeps its numbers in a
+//!    side array with one 32-bit entry per candidate, found from the header's
+//!    state and index (see `Candidates`): it reads object headers but never
+//!    writes them, so a full collection of a live heap writes nothing to the
+//!    objects that keep their place.
 //!    - every reference from a candidate to a candidate, reported through
-//!      traverse, subtracts 1 from the referent's `gc`, which a candidate gets
-//!      from its refcount (state Collecting) the first time the scan touches it,
-//!      as a member or as a referent: one pass instead of two. What remains is
-//!      the number of references from outside the candidates: older
-//!      generations and untracked objects act as roots, with no write barrier.
-//!      A `gc` that would go below zero means a refcount smaller than the
-//!      references traverse reports (a bug in the program): the collection is
-//!      abandoned, every candidate survives, and the misuse handler is told.
-//!    - candidates with `gc > 0` are roots: they and everything they reach
-//!      through candidates become Reachable, by an explicit stack (never the C
-//!      stack), counting them. If the stack cannot grow, the object is marked
-//!      Unscanned and repeated passes over the candidates finish the job.
+//!      traverse, subtracts 1 from the referent's gc_refs, which an entry gets
+//!      from the refcount the first time the scan touches it, as a member or as
+//!      a referent: one pass instead of two. What remains is the number of
+//!      references from outside the candidates: older generations and
+//!      untracked objects act as roots, with no write barrier. gc_refs that
+//!      would go below zero mean a refcount smaller than the references
+//!      traverse reports (a bug in the program): the collection is abandoned,
+//!      every candidate survives, and the misuse handler is told.
+//!    - candidates with gc_refs > 0 are roots: they and everything they reach
+//!      through candidates are marked reachable, by an explicit stack (never the
+//!      C stack), counting them. If the stack cannot grow, the entry is marked
+//!      unscanned and repeated passes over the candidates finish the job.
 //!    - objects of the built-in slots type are traversed inline, without the
 //!      indirect calls a user type's traverse and visit cost.
-//! 3. One pass moves the Reachable candidates to the target generation (for a
+//! 3. One pass moves the reachable candidates to the target generation (for a
 //!    full collection, compacting generation 2's vector in place) and the rest,
 //!    whose number the count of step 2 gives in advance, to `unreachable`, with
 //!    state Unreachable and their index there in `gc`; freeing or untracking one
@@ -69,7 +74,8 @@
 //!   at the index its `gc` word names, and its state names that generation.
 //! - During steps 4 to 7, an object is in `unreachable` iff its state is
 //!   Unreachable, at the index in its `gc` word.
-//! - States Collecting, Reachable and Unscanned exist only during a scan.
+//! - During a scan no header is written: candidates keep their state and
+//!   index, from which their side-array entry is found.
 //! - No user code runs while a borrow of a vector is alive.
 
 use std::cell::{Cell, UnsafeCell};
@@ -93,6 +99,8 @@ pub struct GcState {
     gens: [UnsafeCell<Objects>; GENERATIONS],
     unreachable: UnsafeCell<Objects>,
     stack: UnsafeCell<Objects>,
+    /// The scan's side array (gc_refs and marks), one entry per candidate.
+    refs: UnsafeCell<Vec<u32>>,
     thresholds: [Cell<usize>; GENERATIONS],
     counts: [Cell<usize>; GENERATIONS],
     /// Whether allocations may start a collection.
@@ -105,6 +113,12 @@ pub struct GcState {
 fn with<R>(cell: &UnsafeCell<Objects>, f: impl FnOnce(&mut Objects) -> R) -> R {
     // SAFETY: one thread uses the heap, and no closure passed here re-enters
     // it, so this is the only borrow of the vector while it lives.
+    f(unsafe { &mut *cell.get() })
+}
+
+/// Runs `f` on the scan's side array. `f` must not run user code.
+fn with_refs<R>(cell: &UnsafeCell<Vec<u32>>, f: impl FnOnce(&mut Vec<u32>) -> R) -> R {
+    // SAFETY: as for `with`.
     f(unsafe { &mut *cell.get() })
 }
 
@@ -121,6 +135,7 @@ impl GcState {
             gens: Default::default(),
             unreachable: UnsafeCell::new(Vec::new()),
             stack: UnsafeCell::new(Vec::new()),
+            refs: UnsafeCell::new(Vec::new()),
             thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
             counts: Default::default(),
             enabled: Cell::new(true),
@@ -183,40 +198,66 @@ impl GcState {
     }
 }
 
-/// Which objects a scan takes as candidates: those whose raw state lies in
-/// `first..=last` when the scan starts (generations 0..=g, or the unreachable
-/// set). A candidate's `gc` is set from its refcount the first time the scan
-/// touches it, as a member of the set or as a referent, which saves a pass.
+/// Which objects a scan takes as candidates, and where each one's entry is in
+/// the scan's side array: an object whose raw state is `raw` and whose `gc`
+/// word is `i` is a candidate iff `offset[raw]` is set, at position
+/// `offset[raw] + i`. The candidate set is laid out in that order, so the
+/// member at position p has its entry at p.
 #[derive(Clone, Copy)]
 struct Candidates {
-    first: u8,
-    last: u8,
+    offset: [u32; 8],
 }
+
+const NOT_A_CANDIDATE: u32 = u32::MAX;
 
 impl Candidates {
-    fn generations(oldest: usize) -> Candidates {
-        Candidates {
-            first: State::Gen0 as u8,
-            last: State::generation(oldest) as u8,
+    /// Generations 0..=oldest, laid out as `oldest`, 0, 1, ..., oldest - 1
+    /// with the given lengths.
+    fn generations(oldest: usize, lens: [usize; GENERATIONS]) -> Candidates {
+        let mut offset = [NOT_A_CANDIDATE; 8];
+        let mut next = lens[oldest];
+        offset[State::generation(oldest) as usize] = 0;
+        for (generation, len) in lens.iter().enumerate().take(oldest) {
+            offset[State::generation(generation) as usize] = next as u32;
+            next += len;
         }
+        Candidates { offset }
     }
 
+    /// The unreachable set, in its own order.
     fn unreachable() -> Candidates {
-        Candidates {
-            first: State::Unreachable as u8,
-            last: State::Unreachable as u8,
-        }
+        let mut offset = [NOT_A_CANDIDATE; 8];
+        offset[State::Unreachable as usize] = 0;
+        Candidates { offset }
     }
 
+    /// The entry position of `h`, if it is a candidate.
     #[inline(always)]
-    fn contains(self, raw: u8) -> bool {
-        raw.wrapping_sub(self.first) <= self.last - self.first
+    fn position(&self, h: &Header) -> Option<usize> {
+        match self.offset[h.state_raw() as usize & 7] {
+            NOT_A_CANDIDATE => None,
+            offset => Some(offset as usize + h.gc() as usize),
+        }
     }
 }
+
+/// A side-array entry: set once the entry holds gc_refs.
+const INIT: u32 = 1 << 29;
+/// Known reachable (queued or scanned).
+const REACHABLE: u32 = 1 << 31;
+/// Known reachable, referents not scanned yet (the mark stack could not grow).
+const UNSCANNED: u32 = 1 << 30;
+/// gc_refs, clamped: a refcount above it counts as this many, which can only
+/// make an object look referenced from outside (or, past it, end the scan as
+/// a refcount contradiction): never unsafe.
+const REFS: u32 = INIT - 1;
 
 /// The state of one scan, shared with its visit callbacks.
 struct Scan<'a> {
     candidates: Candidates,
+    /// One entry per candidate: gc_refs and the marks. The scan never writes to
+    /// an object's header.
+    refs: &'a mut [u32],
     /// The built-in slots type, whose objects are traversed without callbacks.
     slots_type: *const crate::types::Type,
     stack: &'a mut Objects,
@@ -227,36 +268,46 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
+    /// The entry of the candidate at `position`, holding its gc_refs.
+    #[inline(always)]
+    fn entry(&mut self, position: usize, h: &Header) -> &mut u32 {
+        let entry = &mut self.refs[position];
+        if *entry & INIT == 0 {
+            *entry = INIT | h.refcnt().min(REFS);
+        }
+        entry
+    }
+
     /// A reference from a candidate to `h`: one less reference from outside.
     #[inline(always)]
     fn subtract(&mut self, h: &Header) {
-        let raw = h.state_raw();
-        let refs = if raw == State::Collecting as u8 {
-            h.gc()
-        } else if self.candidates.contains(raw) {
-            h.set_state(State::Collecting);
-            h.refcnt()
-        } else {
+        let Some(position) = self.candidates.position(h) else {
             return;
         };
-        match refs {
-            0 => self.underflow = h,
-            refs => h.set_gc(refs - 1),
+        let entry = self.entry(position, h);
+        if *entry & REFS == 0 {
+            self.underflow = h;
+        } else {
+            *entry -= 1;
         }
     }
 
     /// `h` is referenced from a reachable candidate: it is reachable too.
     #[inline(always)]
     fn reach(&mut self, h: &Header) {
-        if h.state() != State::Collecting {
+        let Some(position) = self.candidates.position(h) else {
+            return;
+        };
+        let entry = &mut self.refs[position];
+        if *entry & (REACHABLE | UNSCANNED) != 0 {
             return;
         }
         self.reached += 1;
         if self.stack.try_reserve(1).is_ok() {
-            h.set_state(State::Reachable);
+            *entry |= REACHABLE;
             self.stack.push(h);
         } else {
-            h.set_state(State::Unscanned);
+            *entry |= UNSCANNED;
             self.overflowed = true;
         }
     }
@@ -285,6 +336,22 @@ impl Scan<'_> {
     }
 }
 
+/// How many candidates ahead the subtraction pass prefetches.
+const PREFETCH_DISTANCE: usize = 8;
+
+/// Asks the CPU to start loading an object's header and first payload bytes,
+/// which the scan will need shortly: scans are bound by memory latency.
+#[inline(always)]
+fn prefetch(p: *const Header) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// visit callback of the subtraction pass.
 unsafe extern "C" fn visit_subtract(referent: *mut c_void, ctx: *mut c_void) {
     if !referent.is_null() {
@@ -301,10 +368,14 @@ unsafe extern "C" fn visit_reach(referent: *mut c_void, ctx: *mut c_void) {
     }
 }
 
-/// Iterates the live entries of a candidate slice (holes are NULL).
-fn live(objects: &[*const Header]) -> impl Iterator<Item = &Header> {
+/// Iterates the live entries of a candidate slice with their positions.
+fn live_at(objects: &[*const Header]) -> impl Iterator<Item = (usize, &Header)> {
     // SAFETY: entries are NULL or live objects of the heap being collected.
-    objects.iter().filter(|p| !p.is_null()).map(|&p| unsafe { &*p })
+    objects
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.is_null())
+        .map(|(i, &p)| (i, unsafe { &*p }))
 }
 
 impl Heap {
@@ -351,9 +422,7 @@ impl Heap {
                 addr: h.addr(),
                 ty: h.ty().display_name(),
             }),
-            State::Collecting | State::Reachable | State::Unscanned => {
-                Err(Error::Reentrant(Phase::Traversing.describe()))
-            }
+            _ if self.phase() == Phase::Traversing => Err(Error::Reentrant(Phase::Traversing.describe())),
             State::Gen0 | State::Gen1 | State::Gen2 | State::Unreachable => {
                 self.remove_tracked(h);
                 Ok(())
@@ -415,10 +484,13 @@ impl Heap {
 
     fn collect_now(&self, g: usize) -> Result<usize, Error> {
         let target = (g + 1).min(GENERATIONS - 1);
-        // 1. Candidates, and room for every survivor in the target generation.
-        let younger: usize = (0..g).map(|k| self.gc.len(k)).sum();
-        let total = self.gc.len(g) + younger;
+        // 1. Candidates, and room for every survivor in the target generation
+        //    and for the scan's side array.
+        let lens = [self.gc.len(0), self.gc.len(1), self.gc.len(2)];
+        let younger: usize = lens[..g].iter().sum();
+        let total = lens[g] + younger;
         with(&self.gc.gens[g], |v| v.try_reserve(younger)).map_err(|_| Error::NoMemory)?;
+        with_refs(&self.gc.refs, |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
         if target != g {
             let room = self.gc.len(target) + total;
             if room > MAX_TRACKED {
@@ -442,7 +514,7 @@ impl Heap {
 
         // 2. Scan.
         let outer = self.enter(Phase::Traversing);
-        let scanned = self.scan(&cands, Candidates::generations(g));
+        let scanned = self.scan(&cands, Candidates::generations(g, lens));
         // 3. One pass: survivors to the target generation, the rest to
         //    `unreachable`. If the scan failed, or `unreachable` cannot get
         //    room, every candidate survives.
@@ -455,12 +527,16 @@ impl Heap {
         for i in 0..cands.len() {
             // SAFETY: candidates are live objects.
             let h = unsafe { &*cands[i] };
-            if all_survive || h.state() != State::Collecting {
+            if all_survive || self.reachable(i) {
                 if target != g {
                     self.gc.place_reserved(target, h);
                 } else {
-                    // Compacting in place: `kept <= i`, so nothing unread is overwritten.
-                    h.place(State::Gen2, kept);
+                    // Compacting in place (`kept <= i`, so nothing unread is
+                    // overwritten). A generation 2 object that keeps its index
+                    // is not written to at all.
+                    if kept != i || i >= lens[g] {
+                        h.place(State::Gen2, kept);
+                    }
                     cands[kept] = h;
                 }
                 kept += 1;
@@ -516,16 +592,10 @@ impl Heap {
             let mut set = with(&self.gc.unreachable, std::mem::take);
             let rescanned = self.scan(&set, Candidates::unreachable());
             for (i, slot) in set.iter_mut().enumerate() {
-                if slot.is_null() {
-                    continue;
-                }
-                // SAFETY: non-NULL entries are live objects.
-                let h = unsafe { &**slot };
-                if rescanned.is_err() || h.state() != State::Collecting {
-                    self.gc.place_reserved(target, h);
+                if !slot.is_null() && (rescanned.is_err() || self.reachable(i)) {
+                    // SAFETY: non-NULL entries are live objects.
+                    self.gc.place_reserved(target, unsafe { &**slot });
                     *slot = ptr::null();
-                } else {
-                    h.place(State::Unreachable, i);
                 }
             }
             with(&self.gc.unreachable, |v| *v = set);
@@ -565,44 +635,53 @@ impl Heap {
                 v.shrink_to(4096);
             }
         });
+        self.trim_scratch();
         self.enter(outer);
         Ok(found)
     }
 
-    /// Step 2 over `set` (holes allowed), whose members are the `candidates`:
-    /// afterwards the members reachable from outside the set are Reachable and
-    /// the rest Collecting. Returns how many are reachable, or, on a refcount
-    /// smaller than the references reported, the object.
+    /// Step 2 over `set` (holes allowed), whose member at position p is the
+    /// candidate with entry p. Afterwards `self.gc.refs[p]` has REACHABLE set
+    /// for the members reachable from outside the set. Returns how many they
+    /// are, or, on a refcount smaller than the references reported, the object.
     fn scan(&self, set: &[*const Header], candidates: Candidates) -> Result<usize, *const Header> {
+        let mut refs = with_refs(&self.gc.refs, std::mem::take);
+        refs.clear();
+        if refs.try_reserve(set.len()).is_err() {
+            return Err(ptr::null());
+        }
+        refs.resize(set.len(), 0);
         let mut stack = with(&self.gc.stack, std::mem::take);
         let mut scan = Scan {
             candidates,
+            refs: &mut refs,
             slots_type: self.slots_type(),
             stack: &mut stack,
             reached: 0,
             overflowed: false,
             underflow: ptr::null(),
         };
-        for h in live(set) {
-            if candidates.contains(h.state_raw()) {
-                h.set_gc(h.refcnt());
-                h.set_state(State::Collecting);
+        for (position, h) in live_at(set) {
+            if let Some(&ahead) = set.get(position + PREFETCH_DISTANCE) {
+                prefetch(ahead);
             }
+            scan.entry(position, h);
             scan.traverse(h, visit_subtract, Scan::subtract);
         }
         let result = if scan.underflow.is_null() {
-            for h in live(set) {
-                if h.state() == State::Collecting && h.gc() > 0 {
-                    h.set_state(State::Reachable);
+            for (position, h) in live_at(set) {
+                let entry = scan.refs[position];
+                if entry & (REACHABLE | UNSCANNED) == 0 && entry & REFS > 0 {
+                    scan.refs[position] |= REACHABLE;
                     scan.reached += 1;
                     mark_from(h, &mut scan);
                 }
             }
             while scan.overflowed {
                 scan.overflowed = false;
-                for h in live(set) {
-                    if h.state() == State::Unscanned {
-                        h.set_state(State::Reachable);
+                for (position, h) in live_at(set) {
+                    if scan.refs[position] & UNSCANNED != 0 {
+                        scan.refs[position] = (scan.refs[position] & !UNSCANNED) | REACHABLE;
                         mark_from(h, &mut scan);
                     }
                 }
@@ -616,7 +695,24 @@ impl Heap {
             stack.shrink_to(4096);
         }
         with(&self.gc.stack, |v| *v = stack);
+        with_refs(&self.gc.refs, |v| *v = refs);
         result
+    }
+
+    /// Whether the scan found the member at `position` reachable.
+    fn reachable(&self, position: usize) -> bool {
+        with_refs(&self.gc.refs, |refs| {
+            refs.get(position).is_some_and(|e| e & REACHABLE != 0)
+        })
+    }
+
+    /// Lets the side array go after a large collection.
+    fn trim_scratch(&self) {
+        with_refs(&self.gc.refs, |refs| {
+            if refs.capacity() > 1 << 16 {
+                *refs = Vec::new();
+            }
+        });
     }
 
     #[cold]
@@ -632,7 +728,7 @@ impl Heap {
     }
 }
 
-/// Marks everything reachable from `root` (already Reachable) through candidates.
+/// Marks everything reachable from `root` (already marked) through candidates.
 fn mark_from(root: &Header, scan: &mut Scan<'_>) {
     scan.traverse(root, visit_reach, Scan::reach);
     while let Some(p) = scan.stack.pop() {

@@ -5,7 +5,7 @@
 //!                          | state (bits 0..=3)
 //! offset  8  refcnt: u32   the reference count; u32::MAX is sticky (an immortal object)
 //! offset 12  gc: u32       tracked: the object's index in the vector of its generation
-//!                          (or in the collector's unreachable vector); during a scan: gc_refs
+//!                          (or in the collector's unreachable vector)
 //! offset 16  payload       16-byte aligned, zeroed at allocation
 //! ```
 //!
@@ -36,13 +36,6 @@ pub enum State {
     Gen1 = 2,
     /// Tracked, in generation 2.
     Gen2 = 3,
-    /// A candidate of the running scan, not (yet) known to be reachable.
-    Collecting = 4,
-    /// A candidate of the running scan, known reachable and queued or scanned.
-    Reachable = 5,
-    /// A candidate known reachable whose referents still need a scan (the mark
-    /// stack could not grow).
-    Unscanned = 6,
     /// Found unreachable by the running collection; `gc` indexes its unreachable vector.
     Unreachable = 7,
     /// A free block of the pool.
@@ -61,9 +54,6 @@ impl State {
             1 => State::Gen0,
             2 => State::Gen1,
             3 => State::Gen2,
-            4 => State::Collecting,
-            5 => State::Reachable,
-            6 => State::Unscanned,
             7 => State::Unreachable,
             8 => State::Freed,
             _ => State::Untracked,
