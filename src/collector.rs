@@ -84,7 +84,7 @@ use std::ptr;
 
 use crate::error::Error;
 use crate::header::{Header, MAX_TRACKED, State};
-use crate::heap::{Heap, Phase};
+use crate::heap::{Heap, Phase, PoisonOnUnwind};
 use crate::refcount::{decref, incref};
 
 /// Number of generations.
@@ -401,6 +401,7 @@ impl Heap {
         if self.phase() == Phase::Traversing {
             return Err(Error::Reentrant(Phase::Traversing.describe()));
         }
+        self.check_usable()?;
         with(&self.gc.gens[0], |v| {
             if v.len() >= MAX_TRACKED {
                 return Err(Error::NoMemory);
@@ -423,6 +424,7 @@ impl Heap {
                 ty: h.ty().display_name(),
             }),
             _ if self.phase() == Phase::Traversing => Err(Error::Reentrant(Phase::Traversing.describe())),
+            _ if self.check_usable().is_err() => Err(Error::Poisoned),
             State::Gen0 | State::Gen1 | State::Gen2 | State::Unreachable => {
                 self.remove_tracked(h);
                 Ok(())
@@ -459,6 +461,7 @@ impl Heap {
         if self.phase() != Phase::Idle {
             return Err(Error::Reentrant(self.phase().describe()));
         }
+        self.check_usable()?;
         self.collect_now(generation)
     }
 
@@ -483,6 +486,7 @@ impl Heap {
     }
 
     fn collect_now(&self, g: usize) -> Result<usize, Error> {
+        let _poison = PoisonOnUnwind(self);
         let target = (g + 1).min(GENERATIONS - 1);
         // 1. Candidates, and room for every survivor in the target generation
         //    and for the scan's side array.
@@ -505,6 +509,8 @@ impl Heap {
                 v.clear();
             });
         }
+        #[cfg(feature = "fault-injection")]
+        crate::fault::hit(crate::fault::Site::Collection);
         if g + 1 < GENERATIONS {
             self.gc.counts[g + 1].set(self.gc.counts[g + 1].get() + 1);
         }

@@ -181,6 +181,11 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// An earlier internal error left the heap unusable.
+    #[error(
+        "the heap is unusable: an internal error (a bug in rcgc) interrupted an earlier call; it can only be freed"
+    )]
+    Poisoned,
     /// The call is not allowed in the heap's current phase.
     #[error("not allowed while the heap is {0}")]
     Reentrant(&'static str),
@@ -205,6 +210,7 @@ impl Error {
             Error::NoMemory => RCGC_ERR_NO_MEMORY,
             Error::MemoryLimit { .. } => RCGC_ERR_MEMORY_LIMIT,
             Error::Reentrant(_) => RCGC_ERR_REENTRANT,
+            Error::Poisoned => RCGC_ERR_PANIC,
         }
     }
 }

@@ -96,6 +96,10 @@ pub struct Heap {
     slots_type: Cell<*const Type>,
     /// Whether any registered type has a finalizer (else collections skip that step).
     has_finalizers: Cell<bool>,
+    /// Set when an internal error (a panic) interrupted a collection or a
+    /// freeing loop: the heap's structures may be half-updated, so it refuses
+    /// further work and can only be freed.
+    poisoned: Cell<bool>,
     /// The collector's generations, counts and thresholds.
     pub(crate) gc: GcState,
     phase: Cell<Phase>,
@@ -111,6 +115,18 @@ pub struct Heap {
     freed_total: Cell<usize>,
     memory_limit: usize,
     misuse: Cell<(rcgc_misuse_fn, *mut c_void)>,
+}
+
+/// Marks the heap unusable if it is dropped while a panic unwinds: held over
+/// the operations that could leave the heap's structures half-updated.
+pub(crate) struct PoisonOnUnwind<'a>(pub(crate) &'a Heap);
+
+impl Drop for PoisonOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poisoned.set(true);
+        }
+    }
 }
 
 /// Moves `value` into a fresh heap allocation without aborting when memory runs out.
@@ -144,6 +160,7 @@ impl Heap {
             types: UnsafeCell::new(Vec::new()),
             slots_type: Cell::new(ptr::null()),
             has_finalizers: Cell::new(false),
+            poisoned: Cell::new(false),
             gc: GcState::new(),
             phase: Cell::new(Phase::Idle),
             pending: UnsafeCell::new(Vec::new()),
@@ -168,6 +185,15 @@ impl Heap {
                 unsafe { Heap::destroy(heap) };
                 Err(e)
             }
+        }
+    }
+
+    /// Fails if an internal error left the heap unusable.
+    pub fn check_usable(&self) -> Result<(), Error> {
+        if self.poisoned.get() {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
         }
     }
 
@@ -241,6 +267,7 @@ impl Heap {
         if matches!(self.phase(), Phase::Traversing | Phase::Sweeping) {
             return Err(Error::Reentrant(self.phase().describe()));
         }
+        self.check_usable()?;
         let total = HEADER_SIZE + size;
         self.check_limit(total)?;
         let block = self.with_pool(|pool| pool.alloc(total))?;
@@ -358,11 +385,18 @@ impl Heap {
         // SAFETY: per the contract the heap is alive.
         let h = unsafe { heap.as_ref() };
         h.gc.enabled.set(false);
-        let _ = h.collect(2);
-        h.enter(Phase::ShuttingDown);
+        if h.poisoned.get() {
+            // The collector's structures cannot be trusted: only destroy
+            // callbacks run, and all memory goes with the pool.
+            h.enter(Phase::Sweeping);
+        } else {
+            let _ = h.collect(2);
+            h.enter(Phase::ShuttingDown);
+        }
         // Finalizers may create objects with finalizers; a bounded number of
         // rounds keeps a finalizer that always makes a new one from looping forever.
-        for _ in 0..16 {
+        let rounds = if h.phase() == Phase::Sweeping { 0 } else { 16 };
+        for _ in 0..rounds {
             let Ok(batch) = h.live_objects(|o| o.ty().finalize.is_some() && !o.finalized()) else {
                 break;
             };
@@ -378,7 +412,7 @@ impl Heap {
             });
         }
         // Break every reference so that what refcounting can free, it frees.
-        if let Ok(batch) = h.live_objects(|o| o.ty().clear.is_some()) {
+        if let Some(Ok(batch)) = (h.phase() != Phase::Sweeping).then(|| h.live_objects(|o| o.ty().clear.is_some())) {
             h.hold_and_run(&batch, |o| {
                 if let Some(clear) = o.ty().clear {
                     // SAFETY: a live object of this heap, held by us during the call.

@@ -18,6 +18,8 @@
 
 pub mod collector;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod ffi;
 pub mod header;
 pub mod heap;

@@ -117,6 +117,7 @@ impl Heap {
     /// Frees `first`, then pending objects until none is left. Callbacks run
     /// here at a constant depth; decrefs they make push more work onto the list.
     fn drain(&self, first: &Header) {
+        let _poison = crate::heap::PoisonOnUnwind(self);
         self.draining.set(true);
         let outer = self.phase();
         if outer == Phase::Idle {
