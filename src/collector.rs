@@ -661,7 +661,7 @@ impl Heap {
         let mut scan = Scan {
             candidates,
             refs: &mut refs,
-            slots_type: self.slots_type(),
+            slots_type: self.slots_type_ptr(),
             stack: &mut stack,
             reached: 0,
             overflowed: false,

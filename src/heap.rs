@@ -230,8 +230,15 @@ impl Heap {
 
     /// The built-in slots type.
     pub fn slots_type(&self) -> &Type {
-        // SAFETY: set at creation, freed with the heap.
+        // SAFETY: set at creation (a heap whose creation failed never reaches
+        // a caller), freed with the heap.
         unsafe { &*self.slots_type.get() }
+    }
+
+    /// The built-in slots type's address (NULL while the heap is being built),
+    /// for identity tests.
+    pub(crate) fn slots_type_ptr(&self) -> *const Type {
+        self.slots_type.get()
     }
 
     /// Runs `f` with the allocator. `f` must not call user code.

@@ -151,7 +151,7 @@ impl Heap {
                     }
                 }
             }
-            if std::ptr::eq(ty, self.slots_type()) {
+            if std::ptr::eq(ty, self.slots_type_ptr()) {
                 crate::slots::clear_dead(h);
             } else if let Some(clear) = ty.clear {
                 // SAFETY: the object is dead and untracked; clear drops its references.
