@@ -148,6 +148,14 @@ pub enum Error {
         /// Its type.
         ty: TypeName,
     },
+    /// A pointer checked mode does not know as an object (or type).
+    #[error("pointer {addr:#x} is {what}")]
+    NotAnObject {
+        /// The pointer.
+        addr: usize,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// An object that has been freed.
     #[error("object {addr:#x} (type {ty}) has been freed")]
     Dead {
@@ -206,7 +214,7 @@ impl Error {
             | Error::SlotIndex { .. }
             | Error::WrongType { .. } => RCGC_ERR_INVALID_ARGUMENT,
             Error::WrongHeap { .. } => RCGC_ERR_WRONG_HEAP,
-            Error::RefcountTooSmall { .. } | Error::Dead { .. } => RCGC_ERR_INVALID_OBJECT,
+            Error::RefcountTooSmall { .. } | Error::Dead { .. } | Error::NotAnObject { .. } => RCGC_ERR_INVALID_OBJECT,
             Error::NoMemory => RCGC_ERR_NO_MEMORY,
             Error::MemoryLimit { .. } => RCGC_ERR_MEMORY_LIMIT,
             Error::Reentrant(_) => RCGC_ERR_REENTRANT,

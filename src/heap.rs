@@ -65,6 +65,8 @@ impl Phase {
 pub struct Config {
     /// Bytes the heap may hold, headers included; 0 for no limit.
     pub memory_limit: usize,
+    /// Checked mode (src/checked.rs).
+    pub checked: bool,
 }
 
 /// Counters of a heap, filled by rcgc_heap_get_stats.
@@ -115,6 +117,15 @@ pub struct Heap {
     freed_total: Cell<usize>,
     memory_limit: usize,
     misuse: Cell<(rcgc_misuse_fn, *mut c_void)>,
+    /// Present in checked mode: which thread is inside the heap.
+    checked: Option<crate::checked::Owner>,
+}
+
+/// The default misuse handler: prints the message to stderr and aborts, as a
+/// sanitizer would.
+pub fn default_misuse(message: fmt::Arguments<'_>) -> ! {
+    eprintln!("rcgc: misuse: {message}");
+    std::process::abort();
 }
 
 /// Marks the heap unusable if it is dropped while a panic unwinds: held over
@@ -172,7 +183,9 @@ impl Heap {
             freed_total: Cell::new(0),
             memory_limit: config.memory_limit,
             misuse: Cell::new((None, ptr::null_mut())),
+            checked: config.checked.then(Default::default),
         })?;
+        crate::checked::heap_created(config.checked);
         // SAFETY: just created, not shared yet.
         let h = unsafe { heap.as_ref() };
         match h.register_type(&crate::slots::spec()) {
@@ -215,12 +228,25 @@ impl Heap {
         let types = unsafe { &mut *self.types.get() };
         types.try_reserve(1).map_err(|_| Error::NoMemory)?;
         let ty = try_box(ty)?;
+        if self.checked.is_some() {
+            // SAFETY: just made; freed below if it cannot be registered.
+            if let Err(e) = crate::checked::register_type(self, unsafe { ty.as_ref() }) {
+                // SAFETY: not shared with anyone yet.
+                unsafe { drop_box(ty) };
+                return Err(e);
+            }
+        }
         types.push(ty);
         if spec.finalize.is_some() {
             self.has_finalizers.set(true);
         }
         // SAFETY: types are freed only with the heap.
         Ok(unsafe { ty.as_ref() })
+    }
+
+    /// Checked mode's state, if the heap is checked.
+    pub fn checked(&self) -> Option<&crate::checked::Owner> {
+        self.checked.as_ref()
     }
 
     /// Whether any type of this heap has a finalizer.
@@ -280,6 +306,13 @@ impl Heap {
         let block = self.with_pool(|pool| pool.alloc(total))?;
         // SAFETY: the pool hands out 16-byte aligned blocks of at least `total` bytes.
         let header = unsafe { Header::init(block.ptr, ty, block.large) };
+        if self.checked.is_some()
+            && let Err(e) = crate::checked::register_object(self, header)
+        {
+            // SAFETY: the block was never handed out.
+            self.with_pool(|pool| unsafe { pool.free(header) });
+            return Err(e);
+        }
         self.live.set(self.live.get() + 1);
         self.allocated_total.set(self.allocated_total.get() + 1);
         if ty.is_gc() {
@@ -287,6 +320,9 @@ impl Heap {
             if let Err(e) = self.track(header) {
                 // The object never existed for the caller: undo it quietly.
                 self.gc.count_deallocation();
+                if self.checked.is_some() {
+                    crate::checked::unregister(header.payload() as usize);
+                }
                 // SAFETY: the block was never handed out.
                 self.with_pool(|pool| unsafe { pool.free(header) });
                 self.live.set(self.live.get() - 1);
@@ -325,9 +361,14 @@ impl Heap {
 
     /// Gives an object's memory back; every callback has run.
     pub(crate) fn release_memory(&self, header: &Header) {
-        // SAFETY: the object is dead and no pointer to its header is used again
-        // except for misuse detection of freed small blocks.
-        self.with_pool(|pool| unsafe { pool.free(header) });
+        if self.checked.is_some() {
+            crate::checked::object_freed(self, header);
+            self.with_pool(|pool| pool.retire(header));
+        } else {
+            // SAFETY: the object is dead and no pointer to its header is used
+            // again except for misuse detection of freed small blocks.
+            self.with_pool(|pool| unsafe { pool.free(header) });
+        }
         self.live.set(self.live.get() - 1);
         self.freed_total.set(self.freed_total.get() + 1);
     }
@@ -362,10 +403,7 @@ impl Heap {
                 // message outlives the call.
                 unsafe { handler(text.as_ptr(), ctx) }
             }
-            (None, _) => {
-                eprintln!("rcgc: misuse: {}", text.to_string_lossy());
-                std::process::abort();
-            }
+            (None, _) => default_misuse(format_args!("{}", text.to_string_lossy())),
         }
     }
 
@@ -437,6 +475,8 @@ impl Heap {
                 unsafe { destroy(o.payload()) }
             }
         });
+        crate::checked::forget(h);
+        crate::checked::heap_freed(h);
         // SAFETY: the types live in the heap until now.
         unsafe {
             for &ty in (*h.types.get()).iter() {

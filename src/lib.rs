@@ -16,6 +16,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+pub mod checked;
 pub mod collector;
 pub mod error;
 #[cfg(feature = "fault-injection")]

@@ -211,6 +211,21 @@ impl Pool {
         }
     }
 
+    /// Retires an object's block without making it reusable (checked mode's
+    /// quarantine): the header stays, marked Freed, until the pool goes.
+    pub fn retire(&mut self, header: &Header) {
+        let block = header as *const Header as *mut u8;
+        let size = if header.is_large() {
+            // SAFETY: large blocks carry their prefix, with the size.
+            unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).size }
+        } else {
+            // SAFETY: small blocks live in an arena whose first word is the block size.
+            unsafe { ((block as usize & !(ARENA_SIZE - 1)) as *const usize).read() }
+        };
+        header.mark_freed();
+        self.bytes_in_use -= size;
+    }
+
     /// Calls `f` with every live object's header. Nothing may allocate from or
     /// free to this pool until the walk ends.
     pub fn for_each_live(&self, mut f: impl FnMut(&Header)) {
@@ -238,9 +253,12 @@ impl Pool {
         }
         let mut prefix = self.large;
         while !prefix.is_null() {
-            // SAFETY: the list links live large blocks, each followed by a header.
+            // SAFETY: the list links large blocks (live, or retired), each followed by a header.
             unsafe {
-                f(&*prefix.cast::<u8>().add(LARGE_PREFIX).cast::<Header>());
+                let header = &*prefix.cast::<u8>().add(LARGE_PREFIX).cast::<Header>();
+                if header.state() != State::Freed {
+                    f(header);
+                }
                 prefix = (*prefix).next;
             }
         }

@@ -276,6 +276,7 @@ c_tests! {
     c_test_finalize => "test_finalize.c",
     c_test_deep => "test_deep.c",
     c_test_random => "test_random.c",
+    c_test_checked => "test_checked.c",
     cpp_test => "test_cpp.cpp",
 }
 

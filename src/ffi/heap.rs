@@ -23,8 +23,15 @@ pub struct rcgc_config {
     /// allocation that would pass it runs a full collection first, then fails
     /// with RCGC_ERR_MEMORY_LIMIT if it still does not fit.
     pub memory_limit: usize,
-    /// Validate every object pointer passed in. Not available in this version:
-    /// rcgc_heap_new_with rejects true with RCGC_ERR_INVALID_ARGUMENT.
+    /// Checked mode, for debugging: every object and type pointer passed to
+    /// rcgc is validated before use. A freed object (use after free, a decref
+    /// too many), a pointer that is not an object, an object of another heap and
+    /// two threads inside one heap at once are reported, naming the function,
+    /// the address and the type: as RCGC_ERR_INVALID_OBJECT (or
+    /// RCGC_ERR_WRONG_HEAP) by functions that return rcgc_result, to the misuse
+    /// handler by the others. Freed objects' memory is kept (quarantined) until
+    /// the heap is freed, so stale pointers stay recognisable. Costs a global
+    /// lookup per call (see README, Reliability); other heaps are unaffected.
     pub checked: bool,
 }
 
@@ -64,10 +71,9 @@ pub extern "C" fn rcgc_heap_new() -> *mut rcgc_heap {
 /// A new heap with the options of `config` (start from rcgc_config_init). The
 /// config is only read during the call. Returns NULL, with the reason in
 /// rcgc_last_error(), when config is NULL (RCGC_ERR_NULL_ARGUMENT), when its
-/// struct_size is smaller than the first version of rcgc_config, when it is
-/// larger and the bytes this library does not know are not all zero, or when
-/// checked is true (RCGC_ERR_INVALID_ARGUMENT), or when memory is exhausted
-/// (RCGC_ERR_NO_MEMORY).
+/// struct_size is smaller than the first version of rcgc_config, or when it
+/// is larger and the bytes this library does not know are not all zero
+/// (RCGC_ERR_INVALID_ARGUMENT), or when memory is exhausted (RCGC_ERR_NO_MEMORY).
 ///
 /// # Safety
 /// `config` must be NULL or point to at least config->struct_size readable bytes.
@@ -92,13 +98,9 @@ pub unsafe extern "C" fn rcgc_heap_new_with(config: *const rcgc_config) -> *mut 
         }
         // SAFETY: at least `known` readable bytes.
         let config = unsafe { config.read_unaligned() };
-        if config.checked {
-            return Err(Error::InvalidConfig(
-                "checked mode is not available in this version of rcgc",
-            ));
-        }
         Ok(heap_handle(unsafe_ref(Heap::new(Config {
             memory_limit: config.memory_limit,
+            checked: config.checked,
         })?)))
     })
 }

@@ -54,7 +54,13 @@ impl Outcome for () {
 /// (or the caught panic) as the last error and returns the neutral value.
 #[inline(always)]
 pub fn run<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Error>) -> T {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    // Checked mode: the heaps this call enters are left when it returns.
+    let entered = crate::checked::active().then(crate::checked::mark);
+    let result = catch_unwind(AssertUnwindSafe(body));
+    if let Some(mark) = entered {
+        crate::checked::leave_to(mark);
+    }
+    match result {
         Ok(Ok(value)) => value,
         Ok(Err(error)) => {
             record(name, &error);

@@ -26,6 +26,7 @@ mod collector;
 
 use std::ffi::c_void;
 
+use crate::checked;
 use crate::error::Error;
 use crate::header::Header;
 use crate::heap::Heap;
@@ -44,34 +45,73 @@ pub struct rcgc_type {
     _opaque: [u8; 0],
 }
 
-/// The heap behind a C handle.
+/// The heap behind a C handle (entered for the call, in checked mode).
 ///
 /// # Safety
 /// `heap` must be NULL or a live heap from rcgc_heap_new.
 unsafe fn heap_ref<'a>(heap: *const rcgc_heap) -> Result<&'a Heap, Error> {
     // SAFETY: per the contract, non-NULL handles point to live heaps.
-    unsafe { heap.cast::<Heap>().as_ref() }.ok_or(Error::NullArgument("heap"))
+    let heap = unsafe { heap.cast::<Heap>().as_ref() }.ok_or(Error::NullArgument("heap"))?;
+    if checked::active() {
+        checked::enter(heap);
+    }
+    Ok(heap)
 }
 
-/// The type behind a C handle.
+/// Enters the heap a checked pointer belongs to, for the call.
+fn enter(known: checked::Known) {
+    if let checked::Known::Live(heap) = known {
+        // SAFETY: the registry only holds records of live heaps.
+        checked::enter(unsafe { &*heap });
+    }
+}
+
+/// The type behind a C handle, validated in checked mode.
 ///
 /// # Safety
-/// `ty` must be NULL or a type from rcgc_type_register whose heap is alive.
+/// `ty` must be NULL or a type from rcgc_type_register whose heap is alive
+/// (in checked mode, any pointer is rejected cleanly).
 unsafe fn type_ref<'a>(ty: *const rcgc_type) -> Result<&'a Type, Error> {
-    // SAFETY: per the contract, non-NULL handles point to live types.
-    unsafe { ty.cast::<Type>().as_ref() }.ok_or(Error::NullArgument("type"))
+    if ty.is_null() {
+        return Err(Error::NullArgument("type"));
+    }
+    if checked::active() {
+        enter(checked::type_ptr(ty as usize)?);
+    }
+    // SAFETY: per the contract (or checked above), a live type.
+    Ok(unsafe { &*ty.cast::<Type>() })
 }
 
-/// The header of an object given by its payload pointer.
+/// The header of an object given by its payload pointer, validated in
+/// checked mode.
 ///
 /// # Safety
-/// `obj` must be NULL or the payload of an object of a live heap.
+/// `obj` must be NULL or the payload of an object of a live heap (in checked
+/// mode, any pointer is rejected cleanly).
 unsafe fn object_ref<'a>(obj: *const c_void, name: &'static str) -> Result<&'a Header, Error> {
     if obj.is_null() {
         return Err(Error::NullArgument(name));
     }
-    // SAFETY: per the contract, a non-NULL object is an rcgc payload.
+    if checked::active() {
+        enter(checked::object(obj as usize)?);
+    }
+    // SAFETY: per the contract (or checked above), a live object's payload.
     Ok(unsafe { Header::from_payload(obj) })
+}
+
+/// Like object_ref, for functions that return nothing: a pointer checked mode
+/// rejects is also reported to the misuse handler of the heap it belonged to
+/// (or, when no heap is known, printed before aborting, as the default handler does).
+///
+/// # Safety
+/// As object_ref.
+unsafe fn object_ref_or_misuse<'a>(obj: *const c_void, func: &'static str) -> Result<&'a Header, Error> {
+    // SAFETY: forwarded contract.
+    unsafe { object_ref(obj, "obj") }.inspect_err(|error| match checked::heap_of(obj as usize) {
+        // SAFETY: the registry only holds records of live heaps.
+        Some(heap) => unsafe { &*heap }.misuse(format_args!("{func}: {error}")),
+        None => crate::heap::default_misuse(format_args!("{func}: {error}")),
+    })
 }
 
 fn heap_handle(heap: &Heap) -> *mut rcgc_heap {

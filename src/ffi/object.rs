@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_void};
 
 use super::macros::ffi_boundary;
-use super::{heap_ref, object_ref, rcgc_heap, rcgc_type, type_handle, type_ref};
+use super::{heap_ref, object_ref, object_ref_or_misuse, rcgc_heap, rcgc_type, type_handle, type_ref};
 use crate::error::{Error, rcgc_result};
 use crate::refcount::{decref, incref, set_ref};
 use crate::types::rcgc_type_spec;
@@ -85,7 +85,7 @@ pub unsafe extern "C" fn rcgc_incref(obj: *mut c_void) {
     ffi_boundary!("rcgc_incref", {
         if !obj.is_null() {
             // SAFETY: a live object per the contract.
-            incref(unsafe { object_ref(obj, "obj") }?);
+            incref(unsafe { object_ref_or_misuse(obj, "rcgc_incref") }?);
         }
         Ok(())
     })
@@ -104,7 +104,7 @@ pub unsafe extern "C" fn rcgc_decref(obj: *mut c_void) {
     ffi_boundary!("rcgc_decref", {
         if !obj.is_null() {
             // SAFETY: an object of a live heap per the contract.
-            decref(unsafe { object_ref(obj, "obj") }?, "rcgc_decref");
+            decref(unsafe { object_ref_or_misuse(obj, "rcgc_decref") }?, "rcgc_decref");
         }
         Ok(())
     })
@@ -137,6 +137,8 @@ pub unsafe extern "C" fn rcgc_set_ref(slot: *mut *mut c_void, value: *mut c_void
         if slot.is_null() {
             return Err(Error::NullArgument("slot"));
         }
+        // SAFETY: per the contract, `slot` is valid; checked mode validates what it holds.
+        unsafe { check_slot(slot, value, "rcgc_set_ref") }?;
         // SAFETY: per the contract.
         unsafe { set_ref(slot, value, "rcgc_set_ref") };
         Ok(())
@@ -154,6 +156,8 @@ pub unsafe extern "C" fn rcgc_clear_ref(slot: *mut *mut c_void) {
         if slot.is_null() {
             return Err(Error::NullArgument("slot"));
         }
+        // SAFETY: per the contract, `slot` is valid; checked mode validates what it holds.
+        unsafe { check_slot(slot, std::ptr::null_mut(), "rcgc_clear_ref") }?;
         // SAFETY: per the contract.
         unsafe { set_ref(slot, std::ptr::null_mut(), "rcgc_clear_ref") };
         Ok(())
@@ -183,4 +187,22 @@ pub unsafe extern "C" fn rcgc_type_name(r#type: *const rcgc_type) -> *const c_ch
         // SAFETY: NULL or live per the contract.
         Ok(unsafe { type_ref(r#type) }?.name().as_ptr())
     })
+}
+
+/// In checked mode, validates the object a slot holds and the value stored
+/// into it (reporting a bad one to the misuse handler).
+///
+/// # Safety
+/// `slot` must be valid for reads.
+unsafe fn check_slot(slot: *mut *mut c_void, value: *mut c_void, func: &'static str) -> Result<(), Error> {
+    if crate::checked::active() {
+        // SAFETY: `slot` is readable per the contract.
+        for obj in [unsafe { *slot }, value] {
+            if !obj.is_null() {
+                // SAFETY: checked mode validates before any dereference.
+                unsafe { object_ref_or_misuse(obj, func) }?;
+            }
+        }
+    }
+    Ok(())
 }
