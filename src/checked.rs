@@ -137,6 +137,8 @@ pub enum Known {
 }
 
 /// Validates an object pointer.
+#[cold]
+#[inline(never)]
 pub fn object(addr: usize) -> Result<Known, Error> {
     match registry(|r| r.get(&addr).copied()) {
         Some(Record::Object { heap }) => Ok(Known::Live(heap as *const Heap)),
@@ -157,6 +159,8 @@ pub fn object(addr: usize) -> Result<Known, Error> {
 }
 
 /// Validates a type pointer.
+#[cold]
+#[inline(never)]
 pub fn type_ptr(addr: usize) -> Result<Known, Error> {
     match registry(|r| r.get(&addr).copied()) {
         Some(Record::Type { heap }) => Ok(Known::Live(heap as *const Heap)),
@@ -195,6 +199,8 @@ thread_local! {
 
 /// Enters `heap` for the rest of the current C API call. Another thread
 /// inside the same heap is reported to the misuse handler.
+#[cold]
+#[inline(never)]
 pub fn enter(heap: &Heap) {
     let Some(owner) = heap.checked() else { return };
     let me = this_thread();
@@ -213,11 +219,15 @@ pub fn enter(heap: &Heap) {
 }
 
 /// Where the current call's entries start (see `leave_to`).
+#[cold]
+#[inline(never)]
 pub fn mark() -> usize {
     ENTERED.try_with(|e| e.borrow().len()).unwrap_or(0)
 }
 
 /// Leaves every heap entered since `mark`.
+#[cold]
+#[inline(never)]
 pub fn leave_to(mark: usize) {
     let _ = ENTERED.try_with(|e| {
         let mut e = e.borrow_mut();

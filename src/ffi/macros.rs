@@ -54,23 +54,43 @@ impl Outcome for () {
 /// (or the caught panic) as the last error and returns the neutral value.
 #[inline(always)]
 pub fn run<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Error>) -> T {
-    // Checked mode: the heaps this call enters are left when it returns.
-    let entered = crate::checked::active().then(crate::checked::mark);
-    let result = catch_unwind(AssertUnwindSafe(body));
-    if let Some(mark) = entered {
-        crate::checked::leave_to(mark);
+    if crate::checked::active() {
+        run_checked(name, body)
+    } else {
+        run_plain(name, body)
     }
-    match result {
+}
+
+#[inline(always)]
+fn run_plain<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Error>) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
-        Ok(Err(error)) => {
-            record(name, &error);
-            T::on_error(error.code())
-        }
-        Err(payload) => {
-            record_panic(name, payload.as_ref());
-            T::on_error(rcgc_result::RCGC_ERR_PANIC)
-        }
+        Ok(Err(error)) => failed(name, &error),
+        Err(payload) => panicked(name, payload),
     }
+}
+
+/// Checked mode: the heaps the call enters are left when it returns.
+#[inline(never)]
+fn run_checked<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Error>) -> T {
+    let mark = crate::checked::mark();
+    let value = run_plain(name, body);
+    crate::checked::leave_to(mark);
+    value
+}
+
+#[cold]
+#[inline(never)]
+fn failed<T: Outcome>(name: &'static str, error: &Error) -> T {
+    record(name, error);
+    T::on_error(error.code())
+}
+
+#[cold]
+#[inline(never)]
+fn panicked<T: Outcome>(name: &'static str, payload: Box<dyn Any + Send>) -> T {
+    record_panic(name, payload.as_ref());
+    T::on_error(rcgc_result::RCGC_ERR_PANIC)
 }
 
 #[cold]

@@ -59,6 +59,8 @@ unsafe fn heap_ref<'a>(heap: *const rcgc_heap) -> Result<&'a Heap, Error> {
 }
 
 /// Enters the heap a checked pointer belongs to, for the call.
+#[cold]
+#[inline(never)]
 fn enter(known: checked::Known) {
     if let checked::Known::Live(heap) = known {
         // SAFETY: the registry only holds records of live heaps.
@@ -107,11 +109,17 @@ unsafe fn object_ref<'a>(obj: *const c_void, name: &'static str) -> Result<&'a H
 /// As object_ref.
 unsafe fn object_ref_or_misuse<'a>(obj: *const c_void, func: &'static str) -> Result<&'a Header, Error> {
     // SAFETY: forwarded contract.
-    unsafe { object_ref(obj, "obj") }.inspect_err(|error| match checked::heap_of(obj as usize) {
+    unsafe { object_ref(obj, "obj") }.inspect_err(|error| report_rejected(obj, func, error))
+}
+
+#[cold]
+#[inline(never)]
+fn report_rejected(obj: *const c_void, func: &'static str, error: &Error) {
+    match checked::heap_of(obj as usize) {
         // SAFETY: the registry only holds records of live heaps.
         Some(heap) => unsafe { &*heap }.misuse(format_args!("{func}: {error}")),
         None => crate::heap::default_misuse(format_args!("{func}: {error}")),
-    })
+    }
 }
 
 fn heap_handle(heap: &Heap) -> *mut rcgc_heap {

@@ -7,6 +7,7 @@ use std::ffi::{c_char, c_void};
 use super::macros::ffi_boundary;
 use super::{heap_ref, object_ref, object_ref_or_misuse, rcgc_heap, rcgc_type, type_handle, type_ref};
 use crate::error::{Error, rcgc_result};
+use crate::header::Header;
 use crate::refcount::{decref, incref, set_ref};
 use crate::types::rcgc_type_spec;
 
@@ -83,9 +84,12 @@ pub unsafe extern "C" fn rcgc_alloc_var(r#type: *mut rcgc_type, size: usize) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rcgc_incref(obj: *mut c_void) {
     ffi_boundary!("rcgc_incref", {
-        if !obj.is_null() {
+        if crate::checked::active() {
+            // SAFETY: checked mode validates before any dereference.
+            unsafe { checked_refcount_op(obj, "rcgc_incref", incref) };
+        } else if !obj.is_null() {
             // SAFETY: a live object per the contract.
-            incref(unsafe { object_ref_or_misuse(obj, "rcgc_incref") }?);
+            incref(unsafe { Header::from_payload(obj) });
         }
         Ok(())
     })
@@ -102,9 +106,12 @@ pub unsafe extern "C" fn rcgc_incref(obj: *mut c_void) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rcgc_decref(obj: *mut c_void) {
     ffi_boundary!("rcgc_decref", {
-        if !obj.is_null() {
+        if crate::checked::active() {
+            // SAFETY: checked mode validates before any dereference.
+            unsafe { checked_refcount_op(obj, "rcgc_decref", |h| decref(h, "rcgc_decref")) };
+        } else if !obj.is_null() {
             // SAFETY: an object of a live heap per the contract.
-            decref(unsafe { object_ref_or_misuse(obj, "rcgc_decref") }?, "rcgc_decref");
+            decref(unsafe { Header::from_payload(obj) }, "rcgc_decref");
         }
         Ok(())
     })
@@ -205,4 +212,23 @@ unsafe fn check_slot(slot: *mut *mut c_void, value: *mut c_void, func: &'static 
         }
     }
     Ok(())
+}
+
+/// Checked mode's rcgc_incref/rcgc_decref: validates `obj` (a rejected pointer
+/// goes to the misuse handler and becomes the last error), then applies `op`.
+/// Kept out of line so the unchecked fast path needs no stack frame.
+///
+/// # Safety
+/// `obj` must be NULL or a pointer checked mode may look up.
+#[cold]
+#[inline(never)]
+unsafe fn checked_refcount_op(obj: *mut c_void, func: &'static str, op: fn(&Header)) {
+    if obj.is_null() {
+        return;
+    }
+    // SAFETY: checked mode validates before any dereference.
+    match unsafe { object_ref_or_misuse(obj, func) } {
+        Ok(h) => op(h),
+        Err(error) => crate::error::record(func, &error),
+    }
 }
