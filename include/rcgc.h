@@ -76,6 +76,20 @@ typedef enum rcgc_result {
 } rcgc_result;
 
 /**
+ * Which end of a collection a gc callback is told about.
+ */
+typedef enum rcgc_gc_phase {
+  /**
+   * Before the collection (gc.callbacks' "start").
+   */
+  RCGC_GC_START = 0,
+  /**
+   * After it (gc.callbacks' "stop").
+   */
+  RCGC_GC_STOP = 1,
+} rcgc_gc_phase;
+
+/**
  * An opaque private heap of refcounted objects (rcgc_heap_new, rcgc_heap_free).
  * Owned by one thread at a time; every type and object belongs to one heap
  * and must not outlive it.
@@ -272,6 +286,76 @@ typedef struct rcgc_counts {
    */
   size_t gen2;
 } rcgc_counts;
+
+/**
+ * Statistics of one generation (gc.get_stats()), cumulative since the heap
+ * was created; filled by rcgc_get_stats.
+ */
+typedef struct rcgc_gen_stats {
+  /**
+   * Set by the caller to sizeof(rcgc_gen_stats) before the call.
+   */
+  size_t struct_size;
+  /**
+   * Collections of this generation (and the younger ones with it).
+   */
+  size_t collections;
+  /**
+   * Unreachable objects found by them (what rcgc_collect returns).
+   */
+  size_t collected;
+  /**
+   * Objects that could not be collected (always 0: rcgc has no legacy
+   * finalizers; RCGC_DEBUG_SAVEALL will count here).
+   */
+  size_t uncollectable;
+  /**
+   * Objects examined by them (CPython 3.15's "candidates").
+   */
+  size_t candidates;
+  /**
+   * Time spent in them, in nanoseconds (CPython 3.15's "duration").
+   */
+  uint64_t duration_ns;
+} rcgc_gen_stats;
+
+/**
+ * What a gc callback is told about a collection (gc.callbacks' info dict).
+ */
+typedef struct rcgc_gc_info {
+  /**
+   * The oldest generation collected.
+   */
+  int generation;
+  /**
+   * At RCGC_GC_STOP: the unreachable objects found; 0 at RCGC_GC_START.
+   */
+  size_t collected;
+  /**
+   * At RCGC_GC_STOP: the objects that could not be collected (0).
+   */
+  size_t uncollectable;
+  /**
+   * At RCGC_GC_STOP: how long the collection took, in nanoseconds.
+   */
+  uint64_t duration_ns;
+} rcgc_gc_info;
+
+/**
+ * A gc callback (gc.callbacks): called before and after every collection,
+ * automatic or explicit, with `info` valid only during the call. It may
+ * allocate, incref and decref, and add or remove callbacks; rcgc_collect
+ * from it fails with RCGC_ERR_REENTRANT.
+ */
+typedef void (*rcgc_gc_callback_fn)(enum rcgc_gc_phase phase,
+                                    const struct rcgc_gc_info *info,
+                                    void *ctx);
+
+/**
+ * Receives one object (a borrowed reference, valid during the call) of
+ * rcgc_get_objects, rcgc_get_referrers or rcgc_get_referents.
+ */
+typedef void (*rcgc_object_fn)(void *obj, void *ctx);
 
 #ifdef __cplusplus
 extern "C" {
@@ -641,6 +725,129 @@ RCGC_MUST_USE enum rcgc_result rcgc_track(void *obj);
  * `obj` must be NULL or a live object.
  */
 RCGC_MUST_USE enum rcgc_result rcgc_untrack(void *obj);
+
+/**
+ * Writes the statistics of `generation` (gc.get_stats()[generation]) to
+ * `out`: collections, unreachable objects collected, uncollectable objects,
+ * candidates examined and time spent, cumulative since the heap was created.
+ * The caller sets out->struct_size to sizeof(rcgc_gen_stats) first. Errors:
+ * RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_INVALID_ARGUMENT (generation outside
+ * 0..=2, struct_size too small). `out` is written only on RCGC_OK.
+ *
+ * # Safety
+ * `heap` must be NULL or live; `out` NULL or writable for out->struct_size bytes.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_get_stats(const struct rcgc_heap *heap,
+                                int generation,
+                                struct rcgc_gen_stats *out);
+
+/**
+ * Registers `callback` with `ctx` (appends to gc.callbacks): it is called
+ * with RCGC_GC_START before and RCGC_GC_STOP after every collection of this
+ * heap, automatic or explicit. Errors: RCGC_ERR_NULL_ARGUMENT (heap or
+ * callback NULL), RCGC_ERR_NO_MEMORY.
+ *
+ * # Safety
+ * `heap` must be NULL or live; `callback` is called on the heap's thread.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_add_callback(struct rcgc_heap *heap,
+                                   rcgc_gc_callback_fn callback,
+                                   void *ctx);
+
+/**
+ * Removes the first registration of `callback` with the same `ctx`
+ * (gc.callbacks.remove). Errors: RCGC_ERR_NULL_ARGUMENT,
+ * RCGC_ERR_INVALID_ARGUMENT (not registered).
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_remove_callback(struct rcgc_heap *heap,
+                                      rcgc_gc_callback_fn callback,
+                                      void *ctx);
+
+/**
+ * Moves every tracked object to the permanent generation, which collections
+ * ignore, and zeroes the counts (gc.freeze()). No collection writes to a
+ * frozen object's header, so after fork() a child's collections leave the
+ * frozen pages shared. Errors: RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_REENTRANT
+ * (from a callback), RCGC_ERR_NO_MEMORY (nothing moved).
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_freeze(struct rcgc_heap *heap);
+
+/**
+ * Moves the permanent generation back into generation 2 (gc.unfreeze()).
+ * Errors: as rcgc_freeze.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_unfreeze(struct rcgc_heap *heap);
+
+/**
+ * The number of objects in the permanent generation
+ * (gc.get_freeze_count()); 0 for a NULL heap.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+size_t rcgc_get_freeze_count(const struct rcgc_heap *heap);
+
+/**
+ * Calls `fn(obj, ctx)` for every object tracked in `generation`, or in all
+ * three when generation is -1 (gc.get_objects(generation); the permanent
+ * generation is not included, as in CPython). Each object is a borrowed
+ * reference held alive during the call; `fn` may call rcgc freely. Errors:
+ * RCGC_ERR_NULL_ARGUMENT (heap or fn NULL), RCGC_ERR_INVALID_ARGUMENT
+ * (generation outside -1..=2), RCGC_ERR_REENTRANT (during a collection),
+ * RCGC_ERR_NO_MEMORY.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_get_objects(struct rcgc_heap *heap,
+                                  int generation,
+                                  rcgc_object_fn fn,
+                                  void *ctx);
+
+/**
+ * Calls `fn(referrer, ctx)` for every tracked object whose traverse reports a
+ * reference to `obj` (gc.get_referrers(obj)), each held alive during the
+ * call. Errors: as rcgc_get_objects.
+ *
+ * # Safety
+ * `heap` must be NULL or live; `obj` NULL or a live object.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_get_referrers(struct rcgc_heap *heap,
+                                    const void *obj,
+                                    rcgc_object_fn fn,
+                                    void *ctx);
+
+/**
+ * Calls `fn(referent, ctx)` for every object `obj` references, as its
+ * traverse reports them (gc.get_referents(obj); none for a type without
+ * traverse), each held alive during the call. Errors: as rcgc_get_objects.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_get_referents(const void *obj, rcgc_object_fn fn, void *ctx);
+
+/**
+ * Whether `obj`'s finalizer has run (gc.is_finalized(obj)); false for NULL.
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+bool rcgc_is_finalized(const void *obj);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -79,8 +79,9 @@
 //! - No user code runs while a borrow of a vector is alive.
 
 use std::cell::{Cell, UnsafeCell};
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 use std::ptr;
+use std::time::Instant;
 
 use crate::error::Error;
 use crate::header::{Header, MAX_TRACKED, State};
@@ -94,9 +95,68 @@ pub const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = [700, 10, 10];
 
 type Objects = Vec<*const Header>;
 
+/// Statistics of one generation (gc.get_stats()), cumulative since the heap
+/// was created; filled by rcgc_get_stats.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct rcgc_gen_stats {
+    /// Set by the caller to sizeof(rcgc_gen_stats) before the call.
+    pub struct_size: usize,
+    /// Collections of this generation (and the younger ones with it).
+    pub collections: usize,
+    /// Unreachable objects found by them (what rcgc_collect returns).
+    pub collected: usize,
+    /// Objects that could not be collected (always 0: rcgc has no legacy
+    /// finalizers; RCGC_DEBUG_SAVEALL will count here).
+    pub uncollectable: usize,
+    /// Objects examined by them (CPython 3.15's "candidates").
+    pub candidates: usize,
+    /// Time spent in them, in nanoseconds (CPython 3.15's "duration").
+    pub duration_ns: u64,
+}
+
+/// Which end of a collection a gc callback is told about.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum rcgc_gc_phase {
+    /// Before the collection (gc.callbacks' "start").
+    RCGC_GC_START = 0,
+    /// After it (gc.callbacks' "stop").
+    RCGC_GC_STOP = 1,
+}
+
+/// What a gc callback is told about a collection (gc.callbacks' info dict).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct rcgc_gc_info {
+    /// The oldest generation collected.
+    pub generation: c_int,
+    /// At RCGC_GC_STOP: the unreachable objects found; 0 at RCGC_GC_START.
+    pub collected: usize,
+    /// At RCGC_GC_STOP: the objects that could not be collected (0).
+    pub uncollectable: usize,
+    /// At RCGC_GC_STOP: how long the collection took, in nanoseconds.
+    pub duration_ns: u64,
+}
+
+/// A gc callback (gc.callbacks): called before and after every collection,
+/// automatic or explicit, with `info` valid only during the call. It may
+/// allocate, incref and decref, and add or remove callbacks; rcgc_collect
+/// from it fails with RCGC_ERR_REENTRANT.
+#[allow(non_camel_case_types)]
+pub type rcgc_gc_callback_fn =
+    Option<unsafe extern "C" fn(phase: rcgc_gc_phase, info: *const rcgc_gc_info, ctx: *mut c_void)>;
+
 /// The collector's state, owned by the heap.
 pub struct GcState {
     gens: [UnsafeCell<Objects>; GENERATIONS],
+    /// The permanent generation (rcgc_freeze).
+    permanent: UnsafeCell<Objects>,
+    stats: [Cell<rcgc_gen_stats>; GENERATIONS],
+    callbacks: UnsafeCell<Vec<(rcgc_gc_callback_fn, *mut c_void)>>,
     unreachable: UnsafeCell<Objects>,
     stack: UnsafeCell<Objects>,
     /// The scan's side array (gc_refs and marks), one entry per candidate.
@@ -133,6 +193,9 @@ impl GcState {
     pub fn new() -> GcState {
         GcState {
             gens: Default::default(),
+            permanent: UnsafeCell::new(Vec::new()),
+            stats: Default::default(),
+            callbacks: UnsafeCell::new(Vec::new()),
             unreachable: UnsafeCell::new(Vec::new()),
             stack: UnsafeCell::new(Vec::new()),
             refs: UnsafeCell::new(Vec::new()),
@@ -171,6 +234,42 @@ impl GcState {
         if due && self.enabled.get() && heap.phase() == Phase::Idle {
             heap.collect_generations();
         }
+    }
+
+    /// The statistics of `generation`.
+    pub fn stats(&self, generation: usize) -> rcgc_gen_stats {
+        self.stats[generation].get()
+    }
+
+    /// The number of objects in the permanent generation.
+    pub fn freeze_count(&self) -> usize {
+        with(&self.permanent, |v| v.len())
+    }
+
+    /// Adds a gc callback (the same function and context may be added twice).
+    pub fn add_callback(&self, callback: rcgc_gc_callback_fn, ctx: *mut c_void) -> Result<(), Error> {
+        // SAFETY: no user code runs while this borrow lives.
+        let callbacks = unsafe { &mut *self.callbacks.get() };
+        callbacks.try_reserve(1).map_err(|_| Error::NoMemory)?;
+        callbacks.push((callback, ctx));
+        Ok(())
+    }
+
+    /// Removes the first registration of `callback` with `ctx`.
+    pub fn remove_callback(&self, callback: rcgc_gc_callback_fn, ctx: *mut c_void) -> Result<(), Error> {
+        // SAFETY: no user code runs while this borrow lives.
+        let callbacks = unsafe { &mut *self.callbacks.get() };
+        let same = |&(f, c): &(rcgc_gc_callback_fn, *mut c_void)| {
+            f.map(|f| f as usize) == callback.map(|f| f as usize) && c == ctx
+        };
+        let index = callbacks.iter().position(same).ok_or(Error::NoSuchCallback)?;
+        callbacks.remove(index);
+        Ok(())
+    }
+
+    fn callback(&self, index: usize) -> Option<(rcgc_gc_callback_fn, *mut c_void)> {
+        // SAFETY: no user code runs while this borrow lives.
+        unsafe { &*self.callbacks.get() }.get(index).copied()
     }
 
     /// Counts the freeing of an object of a type with traverse.
@@ -425,7 +524,7 @@ impl Heap {
             }),
             _ if self.phase() == Phase::Traversing => Err(Error::Reentrant(Phase::Traversing.describe())),
             _ if self.check_usable().is_err() => Err(Error::Poisoned),
-            State::Gen0 | State::Gen1 | State::Gen2 | State::Unreachable => {
+            State::Gen0 | State::Gen1 | State::Gen2 | State::Permanent | State::Unreachable => {
                 self.remove_tracked(h);
                 Ok(())
             }
@@ -434,7 +533,10 @@ impl Heap {
 
     /// Untracks an object whose count reached zero, if it is tracked.
     pub(crate) fn untrack_dead(&self, h: &Header) {
-        if matches!(h.state(), State::Gen0 | State::Gen1 | State::Gen2 | State::Unreachable) {
+        if matches!(
+            h.state(),
+            State::Gen0 | State::Gen1 | State::Gen2 | State::Permanent | State::Unreachable
+        ) {
             self.remove_tracked(h);
         }
     }
@@ -446,6 +548,13 @@ impl Heap {
                 v.swap_remove(index);
                 if let Some(&moved) = v.get(index) {
                     // SAFETY: generation vectors hold live objects.
+                    unsafe { &*moved }.set_gc(index as u32);
+                }
+            }),
+            None if h.state() == State::Permanent => with(&self.gc.permanent, |v| {
+                v.swap_remove(index);
+                if let Some(&moved) = v.get(index) {
+                    // SAFETY: the permanent generation holds live objects.
                     unsafe { &*moved }.set_gc(index as u32);
                 }
             }),
@@ -462,7 +571,109 @@ impl Heap {
             return Err(Error::Reentrant(self.phase().describe()));
         }
         self.check_usable()?;
-        self.collect_now(generation)
+        self.collect_with_callbacks(generation)
+    }
+
+    /// A collection wrapped in the gc callbacks (CPython's
+    /// gc_collect_with_callback), with its statistics recorded.
+    fn collect_with_callbacks(&self, generation: usize) -> Result<usize, Error> {
+        let mut info = rcgc_gc_info {
+            generation: generation as c_int,
+            ..Default::default()
+        };
+        self.run_callbacks(rcgc_gc_phase::RCGC_GC_START, &info);
+        let started = Instant::now();
+        let result = self.collect_now(generation);
+        let duration_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let found = *result.as_ref().unwrap_or(&0);
+        let cell = &self.gc.stats[generation];
+        cell.set(rcgc_gen_stats {
+            collections: cell.get().collections + 1,
+            collected: cell.get().collected + found,
+            duration_ns: cell.get().duration_ns.saturating_add(duration_ns),
+            ..cell.get()
+        });
+        info.collected = found;
+        info.duration_ns = duration_ns;
+        self.run_callbacks(rcgc_gc_phase::RCGC_GC_STOP, &info);
+        result
+    }
+
+    fn run_callbacks(&self, phase: rcgc_gc_phase, info: &rcgc_gc_info) {
+        if self.gc.callback(0).is_none() {
+            return;
+        }
+        let outer = self.enter(Phase::Callbacks);
+        let mut i = 0;
+        // The list is read afresh each time: a callback may add or remove callbacks.
+        while let Some((callback, ctx)) = self.gc.callback(i) {
+            if let Some(callback) = callback {
+                // SAFETY: registered by the user for this heap; `info` outlives the call.
+                unsafe { callback(phase, info, ctx) };
+            }
+            i += 1;
+        }
+        self.enter(outer);
+    }
+
+    /// rcgc_freeze: moves every tracked object to the permanent generation,
+    /// which collections ignore, and zeroes the counts (gc.freeze()).
+    pub fn freeze(&self) -> Result<(), Error> {
+        if self.phase() != Phase::Idle {
+            return Err(Error::Reentrant(self.phase().describe()));
+        }
+        self.check_usable()?;
+        let total: usize = (0..GENERATIONS).map(|g| self.gc.len(g)).sum();
+        with(&self.gc.permanent, |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
+        for generation in 0..GENERATIONS {
+            with(&self.gc.gens[generation], |from| {
+                with(&self.gc.permanent, |to| {
+                    for &p in from.iter() {
+                        // SAFETY: generation vectors hold live objects.
+                        unsafe { &*p }.place(State::Permanent, to.len());
+                        to.push(p);
+                    }
+                });
+                from.clear();
+            });
+            self.gc.counts[generation].set(0);
+        }
+        Ok(())
+    }
+
+    /// rcgc_unfreeze: moves the permanent generation back into the oldest one
+    /// (gc.unfreeze()).
+    pub fn unfreeze(&self) -> Result<(), Error> {
+        if self.phase() != Phase::Idle {
+            return Err(Error::Reentrant(self.phase().describe()));
+        }
+        self.check_usable()?;
+        let oldest = GENERATIONS - 1;
+        with(&self.gc.gens[oldest], |v| v.try_reserve(self.gc.freeze_count())).map_err(|_| Error::NoMemory)?;
+        with(&self.gc.permanent, |from| {
+            with(&self.gc.gens[oldest], |to| {
+                for &p in from.iter() {
+                    // SAFETY: the permanent generation holds live objects.
+                    unsafe { &*p }.place(State::Gen2, to.len());
+                    to.push(p);
+                }
+            });
+            from.clear();
+        });
+        Ok(())
+    }
+
+    /// The tracked objects of `generation` (all three when None; never the
+    /// permanent generation), in no particular order.
+    pub(crate) fn tracked_objects(&self, generation: Option<usize>) -> Result<Objects, Error> {
+        let range = generation.map_or(0..GENERATIONS, |g| g..g + 1);
+        let total: usize = range.clone().map(|g| self.gc.len(g)).sum();
+        let mut all = Vec::new();
+        all.try_reserve_exact(total).map_err(|_| Error::NoMemory)?;
+        for g in range {
+            with(&self.gc.gens[g], |v| all.extend_from_slice(v));
+        }
+        Ok(all)
     }
 
     /// The automatic collection after an allocation (CPython's
@@ -479,7 +690,7 @@ impl Heap {
                 }
                 // Failures are reported through the misuse handler or retried at
                 // the next allocation; the allocation itself goes on.
-                let _ = self.collect_now(generation);
+                let _ = self.collect_with_callbacks(generation);
                 break;
             }
         }
@@ -502,6 +713,11 @@ impl Heap {
             }
             with(&self.gc.gens[target], |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
         }
+        let stats = &self.gc.stats[g];
+        stats.set(rcgc_gen_stats {
+            candidates: stats.get().candidates + total,
+            ..stats.get()
+        });
         let mut cands = with(&self.gc.gens[g], std::mem::take);
         for k in 0..g {
             with(&self.gc.gens[k], |v| {

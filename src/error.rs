@@ -189,6 +189,9 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// rcgc_remove_callback of a callback that is not registered.
+    #[error("that callback and context are not registered")]
+    NoSuchCallback,
     /// An earlier internal error left the heap unusable.
     #[error(
         "the heap is unusable: an internal error (a bug in rcgc) interrupted an earlier call; it can only be freed"
@@ -212,7 +215,8 @@ impl Error {
             | Error::SizeTooSmall { .. }
             | Error::SizeTooLarge(_)
             | Error::SlotIndex { .. }
-            | Error::WrongType { .. } => RCGC_ERR_INVALID_ARGUMENT,
+            | Error::WrongType { .. }
+            | Error::NoSuchCallback => RCGC_ERR_INVALID_ARGUMENT,
             Error::WrongHeap { .. } => RCGC_ERR_WRONG_HEAP,
             Error::RefcountTooSmall { .. } | Error::Dead { .. } | Error::NotAnObject { .. } => RCGC_ERR_INVALID_OBJECT,
             Error::NoMemory => RCGC_ERR_NO_MEMORY,

@@ -36,6 +36,9 @@ pub enum State {
     Gen1 = 2,
     /// Tracked, in generation 2.
     Gen2 = 3,
+    /// Tracked, in the permanent generation (rcgc_freeze): never a candidate,
+    /// so no collection writes to its header.
+    Permanent = 4,
     /// Found unreachable by the running collection; `gc` indexes its unreachable vector.
     Unreachable = 7,
     /// A free block of the pool.
@@ -54,6 +57,7 @@ impl State {
             1 => State::Gen0,
             2 => State::Gen1,
             3 => State::Gen2,
+            4 => State::Permanent,
             7 => State::Unreachable,
             8 => State::Freed,
             _ => State::Untracked,

@@ -38,6 +38,8 @@ pub enum Phase {
     Clearing,
     /// Objects whose refcount reached zero are being finalized and freed.
     Freeing,
+    /// The gc callbacks (rcgc_add_callback) of a collection are running.
+    Callbacks,
     /// rcgc_heap_free is finalizing and clearing what is left.
     ShuttingDown,
     /// rcgc_heap_free is running the destroy callbacks of what is left: no
@@ -54,6 +56,7 @@ impl Phase {
             Phase::Finalizing => "running finalizers of a collection",
             Phase::Clearing => "clearing the garbage of a collection",
             Phase::Freeing => "freeing objects whose refcount reached zero",
+            Phase::Callbacks => "running the gc callbacks of a collection",
             Phase::ShuttingDown => "being freed (rcgc_heap_free)",
             Phase::Sweeping => "destroying its last objects (rcgc_heap_free)",
         }

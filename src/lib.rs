@@ -24,6 +24,7 @@ pub mod fault;
 pub mod ffi;
 pub mod header;
 pub mod heap;
+pub mod introspect;
 mod pool;
 pub mod refcount;
 pub mod slots;

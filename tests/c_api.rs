@@ -277,6 +277,7 @@ c_tests! {
     c_test_deep => "test_deep.c",
     c_test_random => "test_random.c",
     c_test_checked => "test_checked.c",
+    c_test_gc_module => "test_gc_module.c",
     cpp_test => "test_cpp.cpp",
 }
 
