@@ -122,6 +122,9 @@ pub enum Error {
     /// A size no allocation can satisfy.
     #[error("size {0} exceeds the largest object size")]
     SizeTooLarge(usize),
+    /// More slots than the largest object can hold.
+    #[error("{0} slots are more than the largest object can hold")]
+    TooManySlots(usize),
     /// A slot index past the end.
     #[error("index {index} is out of range for a slots object of length {len}")]
     SlotIndex {
@@ -214,6 +217,7 @@ impl Error {
             | Error::StructSize { .. }
             | Error::SizeTooSmall { .. }
             | Error::SizeTooLarge(_)
+            | Error::TooManySlots(_)
             | Error::SlotIndex { .. }
             | Error::WrongType { .. }
             | Error::NoSuchCallback => RCGC_ERR_INVALID_ARGUMENT,

@@ -82,7 +82,7 @@ impl Heap {
             .checked_mul(size_of::<*mut c_void>())
             .and_then(|bytes| bytes.checked_add(LEN_BYTES))
             .filter(|&size| size <= MAX_PAYLOAD)
-            .ok_or(Error::SizeTooLarge(nslots))?;
+            .ok_or(Error::TooManySlots(nslots))?;
         let h = self.alloc(self.slots_type(), size)?;
         // SAFETY: a fresh slots payload of `size` bytes.
         unsafe { h.payload().cast::<usize>().write(nslots) };
