@@ -57,6 +57,20 @@
 
 #include "check.h"
 
+/* Set from RCGC_STRESS_GC, which the harness sets when the library is built with
+ * the stress-gc feature: every tracked allocation then collects (at least
+ * generation 0), so CPython's counts and the moments of its automatic
+ * collections do not apply. CHECK_COUNTS (CPython's figures, written out in
+ * the traces) is skipped then, and so are the checks of what a given automatic
+ * collection freed; the models (fm_*, cmodel_*) know the stress rule, so their
+ * counts (CHECK_COUNTS_ALWAYS) and every other check still run. */
+static bool stress = false;
+#undef CHECK_COUNTS
+#define CHECK_COUNTS(heap, c0, c1, c2)                                          \
+  do {                                                                          \
+    if (!stress) CHECK_COUNTS_ALWAYS(heap, c0, c1, c2);                         \
+  } while (0)
+
 /* ---------------------------------------------------------------------------
  * Types: "node" (tracked; one reference, an id, a destroy callback) and
  * "leaf" (no traverse: never tracked, never counted).
@@ -392,11 +406,11 @@ static void test_gen1_auto(void) {
     size_t m = (size_t)i + 1; /* allocations so far */
     if (m == 7701) CHECK_COUNTS(h, 691, 10, 0);
     if (m == 8000) CHECK_COUNTS(h, 289, 11, 0);
-    if (m == 8411) {
+    if (m == 8411 && !stress) {
       CHECK_COUNTS(h, 700, 11, 0);
       CHECK_EQ(destroy_calls, 0); /* 11 collections of generation 0 only */
     }
-    if (m == 8412) {
+    if (m == 8412 && !stress) {
       CHECK_COUNTS(h, 0, 0, 1);
       CHECK_EQ(destroy_calls, 2); /* the generation-1 collection freed the cycle */
       CHECK_EQ(destroyed[0], 1);
@@ -468,9 +482,11 @@ static size_t fm_collect(fmodel *m, int g) {
 /* Returns the generation collected automatically, or -1. */
 static int fm_alloc_tracked(fmodel *m) {
   m->count[0]++;
-  if (m->count[0] > m->th[0] && m->enabled && m->th[0] != 0) {
+  /* stress-gc: every allocation is due, and generation 0 at least is collected */
+  bool due = stress || (m->count[0] > m->th[0] && m->th[0] != 0);
+  if (due && m->enabled) {
     for (int i = 2; i >= 0; i--) {
-      if (m->count[i] > m->th[i]) {
+      if (m->count[i] > m->th[i] || (stress && i == 0)) {
         if (i == 2 && m->pending < m->total / 4) continue;
         fm_collect(m, i);
         return i;
@@ -481,7 +497,7 @@ static int fm_alloc_tracked(fmodel *m) {
 }
 
 static void fm_check(rcgc_heap *h, fmodel *m) {
-  CHECK_COUNTS(h, m->count[0], m->count[1], m->count[2]);
+  CHECK_COUNTS_ALWAYS(h, m->count[0], m->count[1], m->count[2]);
   for (int i = 0; i < m->nobj; i++) {
     mobj *o = &m->o[i];
     if (o->is_leaf) continue;
@@ -555,9 +571,10 @@ static void cmodel_collect(cmodel *m, int g, size_t garbage_in_young) {
 static int cmodel_alloc(cmodel *m) {
   int collected = -1;
   m->count[0]++;
-  if (m->count[0] > m->th[0] && m->enabled && m->th[0] != 0) {
+  bool due = stress || (m->count[0] > m->th[0] && m->th[0] != 0); /* as fm_alloc_tracked */
+  if (due && m->enabled) {
     for (int i = 2; i >= 0; i--) {
-      if (m->count[i] > m->th[i]) {
+      if (m->count[i] > m->th[i] || (stress && i == 0)) {
         if (i == 2 && m->pending < m->total / 4) continue;
         collected = i;
         break;
@@ -606,10 +623,10 @@ static void test_trace_5_2_2(void) {
     if (i == 385) rcgc_set_ref(&o->p->ref, o->p);
     fm_check(h, m);
     if (ei < nexp && expected[ei].alloc == a) {
-      CHECK_EQ(g, expected[ei].gen);
+      if (!stress) CHECK_EQ(g, expected[ei].gen);
       CHECK_COUNTS(h, expected[ei].c0, expected[ei].c1, expected[ei].c2);
       ei++;
-    } else {
+    } else if (!stress) {
       /* every 6th allocation triggers (count0 6 > 5); the others only count */
       CHECK_EQ(g, a % 6 == 0 ? 0 : -1);
       CHECK_EQ(m->count[0], (size_t)(a % 6));
@@ -617,23 +634,24 @@ static void test_trace_5_2_2(void) {
     if (a == 312) {
       /* The 2-cycle 0 <-> 1 is now in generation 2: make it garbage. */
       CHECK_EQ(m->o[0].gen, 2);
-      CHECK_EQ(m->o[1].gen, 2);
+      CHECK_EQ(m->o[1].gen, 2); /* also under stress-gc (by then) */
       rcgc_decref(m->o[0].p);
       rcgc_decref(m->o[1].p);
       m->o[0].garbage = m->o[1].garbage = true;
     }
     if (a == 403) {
-      CHECK_EQ(m->o[385].gen, 1);
+      if (!stress) CHECK_EQ(m->o[385].gen, 1);
       rcgc_decref(m->o[385].p);
       m->o[385].garbage = true;
     }
-    if (a <= 407) CHECK_EQ(destroy_calls, 0);
-    if (a >= 408 && a <= 413) {
+    /* under stress-gc, fm_check above says which collections freed what */
+    if (a <= 407 && !stress) CHECK_EQ(destroy_calls, 0);
+    if (a >= 408 && a <= 413 && !stress) {
       /* generation 1 collected at 408: 385 freed, the generation-2 cycle not */
       CHECK_EQ(destroy_calls, 1);
       CHECK_EQ(destroyed[385], 1);
     }
-    if (a >= 414) {
+    if (a >= 414 && !stress) {
       CHECK_EQ(destroy_calls, 3);
       CHECK_EQ(destroyed[0], 1);
       CHECK_EQ(destroyed[1], 1);
@@ -695,7 +713,7 @@ static void test_skip_like_cpython(void) {
     m.gen[0]++;
     CHECK(g != 2);
     k[i] = new_node(t, L + i);
-    CHECK_COUNTS(h, m.count[0], m.count[1], m.count[2]);
+    CHECK_COUNTS_ALWAYS(h, m.count[0], m.count[1], m.count[2]);
     int a = i + 1;
     if (a == 24) CHECK_COUNTS(h, 0, 0, 1);
     if (a == 72) CHECK_COUNTS(h, 0, 0, 3);
@@ -830,7 +848,7 @@ static void run_model_trace(size_t live_before, size_t th0, size_t th1, size_t t
     if (g == 2) (*gen2_collections)++;
     m.gen[0]++;
     k[i] = new_node(t, -1);
-    CHECK_COUNTS(h, m.count[0], m.count[1], m.count[2]);
+    CHECK_COUNTS_ALWAYS(h, m.count[0], m.count[1], m.count[2]);
     if (i < nexpect) CHECK_COUNTS(h, expect[i][0], expect[i][1], expect[i][2]);
   }
   for (size_t i = 0; i < live_before; i++) rcgc_decref(base[i]);
@@ -847,11 +865,11 @@ static void test_threshold_1_0_0(void) {
                                     {1, 1, 0}, {0, 0, 1}, {1, 0, 1}, {0, 0, 0}};
   size_t g2 = 0;
   run_model_trace(0, 1, 0, 0, 12, fresh, 12, &g2);
-  CHECK_EQ(g2, 2);
+  if (!stress) CHECK_EQ(g2, 2);
   static const size_t big[][3] = {{1, 0, 0}, {0, 1, 0}, {1, 1, 0}, {0, 0, 1},
                                   {1, 0, 1}, {0, 1, 1}, {1, 1, 1}, {0, 0, 2}};
   run_model_trace(100, 1, 0, 0, 8, big, 8, &g2);
-  CHECK_EQ(g2, 0);
+  if (!stress) CHECK_EQ(g2, 0);
   /* Longer: with total 100, the first generation-2 collection comes once
    * pending >= 25 (model: at allocation 28). */
   run_model_trace(100, 1, 0, 0, 400, big, 8, &g2);
@@ -1004,6 +1022,7 @@ static void test_model_random(uint64_t seed) {
 }
 
 int main(void) {
+  stress = getenv("RCGC_STRESS_GC") != NULL;
   trace_ops = getenv("RCGC_TEST_TRACE") != NULL;
   bool valgrind = getenv("RCGC_UNDER_VALGRIND") != NULL;
   test_fresh_701();

@@ -1,0 +1,1192 @@
+//! A reference model of an rcgc heap under CPython 3.11's rules, and a harness that
+//! runs one operation sequence against a real heap and the model side by side.
+//!
+//! Shared by the property test (`tests/model.rs`, proptest) and the fuzz target
+//! (`fuzz/fuzz_targets/ops.rs`), which both include this file with `#[path]`.
+//!
+//! The model knows every object: its kind (a `Node` of a user type with two
+//! reference fields and Rust `extern "C"` traverse/clear/finalize/destroy
+//! callbacks, or a slots object with 0..=3 slots), its references, how many
+//! references the test holds on it ("external": the handles, plus what finalizers
+//! resurrected into the test's list), hence its refcount, its generation and
+//! whether its finalizer ran; and the collector's counts, thresholds, enabled flag
+//! and long_lived_pending/total. From those it predicts, with the rules of
+//! CPython 3.11's Modules/gcmodule.c (see the top comment of src/collector.rs):
+//!
+//! - counting: every allocation of a tracked object adds 1 to count 0, every
+//!   freeing of one subtracts 1 if above 0; the allocation that makes count 0
+//!   exceed threshold 0 (enabled, threshold 0 non-zero) first collects the
+//!   oldest generation whose count exceeds its threshold, generation 2 only when
+//!   long_lived_pending >= long_lived_total / 4; a collection of g adds 1 to
+//!   count g+1 and zeroes counts 0..=g (with the `stress-gc` feature every
+//!   tracked allocation collects, at least generation 0);
+//! - one collection: candidates (generations 0..=g), gc_refs = refcount minus
+//!   references from candidates, reachable = closure of gc_refs > 0, survivors to
+//!   min(g+1, 2); finalizers of every unreachable object not yet finalized run
+//!   (each object's finalizer runs at most once, ever) before any clear; the
+//!   unreachable set is scanned again and what the finalizers resurrected
+//!   survives; the count returned is what is still unreachable (objects freed
+//!   during finalization are not counted); clearing it frees the cycles;
+//! - refcounting: an object whose count reaches 0 runs its finalizer (if not
+//!   run yet; resurrection puts it back in generation 0), then drops its
+//!   references, which frees what only it held.
+//!
+//! Finalizer behaviours (per Node, changeable): none; resurrect the object itself
+//! (incref it and push it on the test's "resurrected" list); resurrect its first
+//! referent the same way; drop its first reference (which can free objects in
+//! the middle of a collection's finalization).
+//!
+//! After every operation the harness checks: the live set (destroy callbacks of
+//! Nodes, and of a private untracked "tag" object each slots object holds in an
+//! extra last slot) equals the model's, each object destroyed exactly once; every
+//! live object's refcount and generation; the counts, thresholds, enabled flag and
+//! the heap's live/tracked statistics; the objects finalizers resurrected; that no
+//! misuse was reported. After every collection the count returned equals the
+//! model's; after every full collection the live set is exactly what is
+//! reachable from the test's references.
+//!
+//! One freedom of CPython's algorithm is not pinned down: when a finalizer frees
+//! (by dropping a reference) another unreachable object whose finalizer has not
+//! run yet, that finalizer runs from deallocation instead of from the collector's
+//! loop, and if it resurrects its object the object lands in generation 0 rather
+//! than in the collection's target generation. Which happens depends on the order
+//! of the unreachable list, so for such objects the model accepts either
+//! generation and adopts the one the heap reports.
+
+use std::cell::RefCell;
+use std::ffi::{CString, c_char, c_void};
+use std::mem::size_of;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rcgc::error::rcgc_result;
+use rcgc::header::{Header, State};
+use rcgc::heap::{Config, Heap};
+use rcgc::refcount::{decref, incref, set_ref};
+use rcgc::slots;
+use rcgc::types::{Type, rcgc_type_spec, rcgc_visit_fn};
+
+/// rcgc_counts and rcgc_thresholds: three `size_t`s.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Triple {
+    gen0: usize,
+    gen1: usize,
+    gen2: usize,
+}
+
+impl Triple {
+    fn array(self) -> [usize; 3] {
+        [self.gen0, self.gen1, self.gen2]
+    }
+}
+
+// The gc-module side of the collector (counts, thresholds, enable) is reached
+// through the C API, as a program would: the core keeps that state crate-private.
+// A heap handle is the heap's address.
+unsafe extern "C" {
+    fn rcgc_get_count(heap: *const c_void) -> Triple;
+    fn rcgc_get_threshold(heap: *const c_void) -> Triple;
+    fn rcgc_set_threshold(heap: *mut c_void, gen0: usize, gen1: usize, gen2: usize) -> rcgc_result;
+    fn rcgc_enable(heap: *mut c_void) -> rcgc_result;
+    fn rcgc_disable(heap: *mut c_void) -> rcgc_result;
+    fn rcgc_is_enabled(heap: *const c_void) -> bool;
+}
+
+/// Object indexes in operations are taken modulo the number of candidates, so any
+/// value is valid and shrinking keeps sequences meaningful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Allocate a Node (the test holds the new reference); `fin` % 4 is its finalizer.
+    AllocNode { fin: u8 },
+    /// Allocate a slots object with `n` % 4 slots.
+    AllocSlots { n: u8 },
+    /// Store a reference to a live object in a field of a live object.
+    Link { src: u16, field: u8, dst: u16 },
+    /// Clear a field of a live object.
+    Unlink { src: u16, field: u8 },
+    /// The test takes one more reference to a live object.
+    Incref { obj: u16 },
+    /// The test drops one of the references it holds.
+    Decref { obj: u16 },
+    /// rcgc_collect(generation % 3).
+    Collect { generation: u8 },
+    /// rcgc_set_threshold(t0, t1, t2): small values, so automatic collections happen;
+    /// t0 = 0 turns them off.
+    Thresholds { t0: u8, t1: u8, t2: u8 },
+    /// rcgc_enable.
+    Enable,
+    /// rcgc_disable.
+    Disable,
+    /// Change a live Node's finalizer behaviour (`fin` % 4).
+    SetFin { obj: u16, fin: u8 },
+}
+
+/// What a Node's finalizer does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fin {
+    /// Nothing.
+    Nothing,
+    /// Incref itself and push itself on the resurrected list.
+    ResurrectSelf,
+    /// Incref its first referent (field `a`), if any, and push it on the list.
+    ResurrectReferent,
+    /// Clear field `a` (rcgc_clear_ref), which may free what it referenced.
+    DropFirst,
+}
+
+impl Fin {
+    pub fn from_byte(b: u8) -> Fin {
+        match b % 4 {
+            0 => Fin::Nothing,
+            1 => Fin::ResurrectSelf,
+            2 => Fin::ResurrectReferent,
+            _ => Fin::DropFirst,
+        }
+    }
+}
+
+/// Per-sequence settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaseConfig {
+    /// Whether the Node type has a finalize callback (without one, no type of the
+    /// heap has a finalizer and collections skip that step).
+    pub finalizers: bool,
+    /// Thresholds set at the start; None keeps CPython's (700, 10, 10).
+    pub thresholds: Option<[u8; 3]>,
+    /// End by freeing the heap with objects still alive (rcgc_heap_free's
+    /// shutdown) instead of dropping every reference and collecting.
+    pub leak_at_end: bool,
+}
+
+/// Totals over every sequence run in this process.
+pub struct Totals {
+    pub sequences: AtomicUsize,
+    pub operations: AtomicUsize,
+    pub objects: AtomicUsize,
+    pub collections: [AtomicUsize; 3],
+    pub automatic: AtomicUsize,
+    pub found: AtomicUsize,
+    pub full_exact: AtomicUsize,
+    pub finalizers_run: AtomicUsize,
+    pub resurrections: AtomicUsize,
+    pub freed_while_finalizing: AtomicUsize,
+    pub either_generation: AtomicUsize,
+}
+
+pub static TOTALS: Totals = Totals {
+    sequences: AtomicUsize::new(0),
+    operations: AtomicUsize::new(0),
+    objects: AtomicUsize::new(0),
+    collections: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+    automatic: AtomicUsize::new(0),
+    found: AtomicUsize::new(0),
+    full_exact: AtomicUsize::new(0),
+    finalizers_run: AtomicUsize::new(0),
+    resurrections: AtomicUsize::new(0),
+    freed_while_finalizing: AtomicUsize::new(0),
+    either_generation: AtomicUsize::new(0),
+};
+
+impl Totals {
+    pub fn summary(&self) -> String {
+        let get = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        format!(
+            "{} sequences, {} operations, {} objects; collections checked: {} of generation 0, {} of generation 1, \
+             {} of generation 2 (+{} automatic, predicted); {} unreachable objects found; {} full collections \
+             checked against reachability; {} finalizers run, {} resurrections, {} objects freed by \
+             finalizers during a collection, {} resurrected objects whose generation depends on list order",
+            get(&self.sequences),
+            get(&self.operations),
+            get(&self.objects),
+            get(&self.collections[0]),
+            get(&self.collections[1]),
+            get(&self.collections[2]),
+            get(&self.automatic),
+            get(&self.found),
+            get(&self.full_exact),
+            get(&self.finalizers_run),
+            get(&self.resurrections),
+            get(&self.freed_while_finalizing),
+            get(&self.either_generation),
+        )
+    }
+}
+
+fn add(a: &AtomicUsize, n: usize) {
+    a.fetch_add(n, Ordering::Relaxed);
+}
+
+// --------------------------------------------------------------------------------
+// The user type and its callbacks.
+
+/// The payload of a Node.
+#[repr(C)]
+struct Node {
+    a: *mut c_void,
+    b: *mut c_void,
+    id: usize,
+    fin: usize,
+}
+
+/// The payload of the untracked tag a slots object holds in its last slot.
+#[repr(C)]
+struct Tag {
+    owner: usize,
+}
+
+thread_local! {
+    /// Ids whose destroy callback ran (a Node's own, or the tag of a slots object).
+    static DESTROYED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// References finalizers took and handed to the test.
+    static RESURRECTED: RefCell<Vec<*mut c_void>> = const { RefCell::new(Vec::new()) };
+    /// Messages of the misuse handler.
+    static MISUSE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Finalizer calls (counted to check that each object's runs at most once).
+    static FINALIZED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+unsafe extern "C" fn node_traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void) {
+    let node = obj.cast::<Node>();
+    let Some(visit) = visit else { return };
+    // SAFETY: a live Node; visit is the collector's callback.
+    unsafe {
+        visit((*node).a, ctx);
+        visit((*node).b, ctx);
+    }
+}
+
+unsafe extern "C" fn node_clear(obj: *mut c_void) {
+    let node = obj.cast::<Node>();
+    // SAFETY: a live Node whose fields hold NULL or live objects.
+    unsafe {
+        set_ref(&raw mut (*node).a, ptr::null_mut(), "node_clear");
+        set_ref(&raw mut (*node).b, ptr::null_mut(), "node_clear");
+    }
+}
+
+unsafe extern "C" fn node_finalize(obj: *mut c_void) {
+    let node = obj.cast::<Node>();
+    // SAFETY: a live Node (the heap holds it during the call).
+    let (id, fin, a) = unsafe { ((*node).id, (*node).fin, (*node).a) };
+    FINALIZED.with(|f| f.borrow_mut().push(id));
+    match Fin::from_byte(fin as u8) {
+        Fin::Nothing => {}
+        Fin::ResurrectSelf => {
+            // SAFETY: a live object.
+            incref(unsafe { Header::from_payload(obj) });
+            RESURRECTED.with(|r| r.borrow_mut().push(obj));
+        }
+        Fin::ResurrectReferent => {
+            if !a.is_null() {
+                // SAFETY: the field holds a live object.
+                incref(unsafe { Header::from_payload(a) });
+                RESURRECTED.with(|r| r.borrow_mut().push(a));
+            }
+        }
+        // SAFETY: the field of a live Node.
+        Fin::DropFirst => unsafe { set_ref(&raw mut (*node).a, ptr::null_mut(), "node_finalize") },
+    }
+}
+
+unsafe extern "C" fn node_destroy(obj: *mut c_void) {
+    // SAFETY: a Node being destroyed; its payload is still readable.
+    let id = unsafe { (*obj.cast::<Node>()).id };
+    DESTROYED.with(|d| d.borrow_mut().push(id));
+}
+
+unsafe extern "C" fn tag_destroy(obj: *mut c_void) {
+    // SAFETY: a Tag being destroyed.
+    let id = unsafe { (*obj.cast::<Tag>()).owner };
+    DESTROYED.with(|d| d.borrow_mut().push(id));
+}
+
+unsafe extern "C" fn record_misuse(message: *const c_char, _ctx: *mut c_void) {
+    // SAFETY: the heap passes a NUL-terminated message valid during the call.
+    let text = unsafe { std::ffi::CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    MISUSE.with(|m| m.borrow_mut().push(text));
+}
+
+fn header<'a>(p: *mut c_void) -> &'a Header {
+    // SAFETY: only called with payloads of objects the model knows are alive.
+    unsafe { Header::from_payload(p) }
+}
+
+// --------------------------------------------------------------------------------
+// The model.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Node,
+    Slots,
+}
+
+#[derive(Clone, Debug)]
+struct Obj {
+    kind: Kind,
+    /// The real object's payload (valid while alive).
+    p: *mut c_void,
+    fin: Fin,
+    /// Fields (Node: a, b; slots: the user slots), as model ids.
+    refs: Vec<Option<usize>>,
+    /// References the test holds (handles and resurrected-list entries).
+    ext: usize,
+    /// ext + references from live objects' fields (+ temporary holds).
+    rc: usize,
+    alive: bool,
+    generation: usize,
+    /// A generation the heap may legitimately report instead (see the top comment).
+    alt_gen: Option<usize>,
+    finalized: bool,
+}
+
+/// CPython 3.11's collector state and the object graph.
+struct Model {
+    objs: Vec<Obj>,
+    th: [usize; 3],
+    count: [usize; 3],
+    pending: usize,
+    total: usize,
+    enabled: bool,
+    stress: bool,
+    finalizers: bool,
+    /// The deallocation worklist (objects whose count reached 0 while freeing).
+    draining: bool,
+    worklist: Vec<usize>,
+    /// During a collection: membership of the unreachable set.
+    in_unreachable: Vec<bool>,
+    /// During a collection: whose finalizer ran in it.
+    finalized_now: Vec<bool>,
+    /// A DropFirst finalizer dropped a reference during the current finalization step.
+    dropped: bool,
+    /// Objects the finalizers of the current operation resurrected into the test's list.
+    resurrected: Vec<usize>,
+    finalizers_run: usize,
+}
+
+impl Model {
+    fn new(stress: bool, finalizers: bool) -> Model {
+        Model {
+            objs: Vec::new(),
+            th: [700, 10, 10],
+            count: [0; 3],
+            pending: 0,
+            total: 0,
+            enabled: true,
+            stress,
+            finalizers,
+            draining: false,
+            worklist: Vec::new(),
+            in_unreachable: Vec::new(),
+            finalized_now: Vec::new(),
+            dropped: false,
+            resurrected: Vec::new(),
+            finalizers_run: 0,
+        }
+    }
+
+    fn alive(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.objs.len()).filter(|&i| self.objs[i].alive)
+    }
+
+    /// The allocation of a tracked object: count it, and collect first when one is
+    /// due (CPython's _PyObject_GC_Link and gc_collect_generations). Returns the
+    /// generation collected.
+    fn count_allocation(&mut self) -> Option<usize> {
+        self.count[0] += 1;
+        let due = self.stress || (self.count[0] > self.th[0] && self.th[0] != 0);
+        if !(due && self.enabled) {
+            return None;
+        }
+        for g in (0..3).rev() {
+            if self.count[g] > self.th[g] || (self.stress && g == 0) {
+                if g == 2 && self.pending < self.total / 4 {
+                    continue;
+                }
+                self.collect(g);
+                return Some(g);
+            }
+        }
+        None
+    }
+
+    /// A new object held by the test; returns whether an automatic collection ran first.
+    fn alloc(&mut self, kind: Kind, fin: Fin, fields: usize, p: *mut c_void) -> Option<usize> {
+        let collected = self.count_allocation();
+        self.objs.push(Obj {
+            kind,
+            p,
+            fin,
+            refs: vec![None; fields],
+            ext: 1,
+            rc: 1,
+            alive: true,
+            generation: 0,
+            alt_gen: None,
+            finalized: false,
+        });
+        collected
+    }
+
+    fn incref(&mut self, i: usize) {
+        assert!(self.objs[i].alive, "model: incref of dead object {i}");
+        self.objs[i].rc += 1;
+    }
+
+    fn decref(&mut self, i: usize) {
+        let o = &mut self.objs[i];
+        assert!(o.alive && o.rc > 0, "model: decref of object {i} with count {}", o.rc);
+        o.rc -= 1;
+        if o.rc == 0 {
+            self.release(i);
+        }
+    }
+
+    /// rcgc_set_ref / rcgc_slots_set: incref the new value, store, decref the old.
+    fn set_field(&mut self, i: usize, f: usize, value: Option<usize>) {
+        if let Some(v) = value {
+            self.incref(v);
+        }
+        let old = std::mem::replace(&mut self.objs[i].refs[f], value);
+        if let Some(o) = old {
+            self.decref(o);
+        }
+    }
+
+    /// What a Node's finalizer does (once per object, ever).
+    fn run_finalizer(&mut self, i: usize) {
+        if let Some(f) = self.finalized_now.get_mut(i) {
+            *f = true;
+        }
+        self.finalizers_run += 1;
+        match self.objs[i].fin {
+            Fin::Nothing => {}
+            Fin::ResurrectSelf => {
+                self.objs[i].ext += 1;
+                self.incref(i);
+                self.resurrected.push(i);
+            }
+            Fin::ResurrectReferent => {
+                if let Some(t) = self.objs[i].refs[0] {
+                    self.objs[t].ext += 1;
+                    self.incref(t);
+                    self.resurrected.push(t);
+                }
+            }
+            Fin::DropFirst => {
+                if self.objs[i].refs[0].is_some() {
+                    self.dropped = true;
+                    self.set_field(i, 0, None);
+                }
+            }
+        }
+    }
+
+    /// `first`'s count reached 0: finalize (once; it may resurrect), drop its
+    /// references, free; through a worklist like the heap's.
+    fn release(&mut self, first: usize) {
+        if self.draining {
+            self.worklist.push(first);
+            return;
+        }
+        self.draining = true;
+        let mut next = Some(first);
+        while let Some(x) = next.take().or_else(|| self.worklist.pop()) {
+            // Untracked: it leaves the unreachable set of a running collection.
+            if let Some(u) = self.in_unreachable.get_mut(x) {
+                *u = false;
+            }
+            let o = &mut self.objs[x];
+            if self.finalizers && o.kind == Kind::Node && !o.finalized {
+                o.finalized = true;
+                o.rc = 1;
+                self.run_finalizer(x);
+                let o = &mut self.objs[x];
+                if o.rc > 1 {
+                    // Resurrected: tracked again, in generation 0.
+                    o.rc -= 1;
+                    o.generation = 0;
+                    o.alt_gen = None;
+                    continue;
+                }
+                o.rc = 0;
+            }
+            let o = &mut self.objs[x];
+            o.alive = false;
+            let refs: Vec<usize> = o.refs.iter_mut().filter_map(Option::take).collect();
+            if self.count[0] > 0 {
+                self.count[0] -= 1;
+            }
+            for t in refs {
+                self.decref(t);
+            }
+        }
+        self.draining = false;
+    }
+
+    /// CPython's deduce_unreachable over `set`: the members reachable from
+    /// references from outside the set.
+    fn reachable_within(&self, set: &[bool]) -> Vec<bool> {
+        let n = self.objs.len();
+        let mut gc_refs: Vec<i64> = (0..n)
+            .map(|i| if set[i] { self.objs[i].rc as i64 } else { 0 })
+            .collect();
+        for i in (0..n).filter(|&i| set[i]) {
+            for t in self.objs[i].refs.iter().flatten() {
+                if set[*t] {
+                    gc_refs[*t] -= 1;
+                }
+            }
+        }
+        let mut reach = vec![false; n];
+        let mut stack = Vec::new();
+        for i in (0..n).filter(|&i| set[i]) {
+            assert!(gc_refs[i] >= 0, "model: object {i} has more references than its count");
+            if gc_refs[i] > 0 {
+                reach[i] = true;
+                stack.push(i);
+            }
+        }
+        while let Some(x) = stack.pop() {
+            for &t in self.objs[x].refs.iter().flatten() {
+                if set[t] && !reach[t] {
+                    reach[t] = true;
+                    stack.push(t);
+                }
+            }
+        }
+        reach
+    }
+
+    /// Everything reachable from the test's references.
+    fn reachable_from_test(&self) -> Vec<bool> {
+        let n = self.objs.len();
+        let mut reach: Vec<bool> = (0..n).map(|i| self.objs[i].alive && self.objs[i].ext > 0).collect();
+        let mut stack: Vec<usize> = (0..n).filter(|&i| reach[i]).collect();
+        while let Some(x) = stack.pop() {
+            for &t in self.objs[x].refs.iter().flatten() {
+                if !reach[t] {
+                    reach[t] = true;
+                    stack.push(t);
+                }
+            }
+        }
+        reach
+    }
+
+    /// One collection of generations 0..=g; returns CPython's count.
+    fn collect(&mut self, g: usize) -> usize {
+        let target = (g + 1).min(2);
+        if g < 2 {
+            self.count[g + 1] += 1;
+        }
+        for c in &mut self.count[..=g] {
+            *c = 0;
+        }
+        let n = self.objs.len();
+        let cands: Vec<bool> = self.objs.iter().map(|o| o.alive && o.generation <= g).collect();
+        let reach = self.reachable_within(&cands);
+        let mut survivors = 0;
+        let mut unreachable = Vec::new();
+        for i in (0..n).filter(|&i| cands[i]) {
+            if reach[i] {
+                self.objs[i].generation = target;
+                survivors += 1;
+            } else {
+                unreachable.push(i);
+            }
+        }
+        if g == 2 {
+            self.pending = 0;
+            self.total = survivors;
+        } else if target == 2 {
+            self.pending += survivors;
+        }
+
+        // Finalizers of the unreachable objects, all before any clear. The model
+        // runs them in id order; the heap in its list order (see the top comment).
+        self.in_unreachable = vec![false; n];
+        self.finalized_now = vec![false; n];
+        for &i in &unreachable {
+            self.in_unreachable[i] = true;
+        }
+        self.dropped = false;
+        let alive_before = self.alive().count();
+        if self.finalizers {
+            for &i in &unreachable {
+                let o = &self.objs[i];
+                if o.alive && self.in_unreachable[i] && o.kind == Kind::Node && !o.finalized {
+                    self.objs[i].finalized = true;
+                    self.incref(i);
+                    self.run_finalizer(i);
+                    self.decref(i);
+                }
+            }
+        }
+        let order_matters = self.dropped;
+        add(&TOTALS.freed_while_finalizing, alive_before - self.alive().count());
+
+        // What the finalizers made reachable again survives.
+        let set: Vec<bool> = (0..n).map(|i| self.in_unreachable[i] && self.objs[i].alive).collect();
+        let reach = self.reachable_within(&set);
+        let mut garbage = Vec::new();
+        for i in (0..n).filter(|&i| set[i]) {
+            if reach[i] {
+                self.objs[i].generation = target;
+                self.in_unreachable[i] = false;
+            } else {
+                garbage.push(i);
+            }
+        }
+        let found = garbage.len();
+
+        // Clear what is left; refcounting frees the cycles.
+        for &i in &garbage {
+            if !self.objs[i].alive {
+                continue;
+            }
+            self.incref(i);
+            for f in 0..self.objs[i].refs.len() {
+                if self.objs[i].refs[f].is_some() {
+                    self.set_field(i, f, None);
+                }
+            }
+            self.decref(i);
+            if self.objs[i].alive {
+                self.objs[i].generation = target;
+            }
+        }
+        if order_matters {
+            for &i in &unreachable {
+                let o = &mut self.objs[i];
+                if o.alive && self.finalized_now[i] {
+                    o.alt_gen = match o.generation {
+                        0 => Some(target),
+                        generation if generation == target => Some(0),
+                        _ => None,
+                    };
+                }
+            }
+        }
+        self.in_unreachable.clear();
+        self.finalized_now.clear();
+        found
+    }
+
+    /// Every refcount equals the test's references plus the references from live objects.
+    fn check_counts_consistent(&self) {
+        let mut rc: Vec<usize> = self.objs.iter().map(|o| o.ext).collect();
+        for o in self.objs.iter().filter(|o| o.alive) {
+            for &t in o.refs.iter().flatten() {
+                assert!(self.objs[t].alive, "model: a live object references dead object {t}");
+                rc[t] += 1;
+            }
+        }
+        for (i, o) in self.objs.iter().enumerate() {
+            if o.alive {
+                assert_eq!(o.rc, rc[i], "model: refcount of object {i}");
+            } else {
+                assert_eq!(o.ext, 0, "model: dead object {i} is held by the test");
+            }
+        }
+    }
+}
+
+// --------------------------------------------------------------------------------
+// The harness.
+
+/// Objects per sequence at most (allocations past it are skipped).
+pub const MAX_OBJECTS: usize = 400;
+
+/// One real heap and its model.
+pub struct Harness {
+    heap: NonNull<Heap>,
+    node_type: *const Type,
+    tag_type: *const Type,
+    model: Model,
+    destroyed: Vec<usize>,
+    finalized: Vec<usize>,
+    step: usize,
+    last_op: Option<Op>,
+    teardown: bool,
+}
+
+impl Harness {
+    /// A fresh heap with the Node and tag types registered. `stress`: the library
+    /// was built with the `stress-gc` feature.
+    pub fn new(config: &CaseConfig, stress: bool) -> Harness {
+        for log in [&DESTROYED, &FINALIZED] {
+            log.with(|l| l.borrow_mut().clear());
+        }
+        RESURRECTED.with(|r| r.borrow_mut().clear());
+        MISUSE.with(|m| m.borrow_mut().clear());
+
+        let heap = Heap::new(Config::default()).expect("Heap::new");
+        // SAFETY: just created; alive until `finish` destroys it.
+        let h = unsafe { heap.as_ref() };
+        h.set_misuse_handler(Some(record_misuse), ptr::null_mut());
+        let node_name = CString::new("Node").unwrap();
+        let node = h
+            .register_type(&rcgc_type_spec {
+                name: node_name.as_ptr(),
+                size: size_of::<Node>(),
+                traverse: Some(node_traverse),
+                clear: Some(node_clear),
+                finalize: if config.finalizers { Some(node_finalize) } else { None },
+                destroy: Some(node_destroy),
+            })
+            .expect("register Node") as *const Type;
+        let tag_name = CString::new("Tag").unwrap();
+        let tag = h
+            .register_type(&rcgc_type_spec {
+                name: tag_name.as_ptr(),
+                size: size_of::<Tag>(),
+                traverse: None,
+                clear: None,
+                finalize: None,
+                destroy: Some(tag_destroy),
+            })
+            .expect("register Tag") as *const Type;
+        let mut harness = Harness {
+            heap,
+            node_type: node,
+            tag_type: tag,
+            model: Model::new(stress, config.finalizers),
+            destroyed: Vec::new(),
+            finalized: Vec::new(),
+            step: 0,
+            last_op: None,
+            teardown: false,
+        };
+        if let Some([t0, t1, t2]) = config.thresholds {
+            harness.apply(&Op::Thresholds { t0, t1, t2 });
+        }
+        add(&TOTALS.sequences, 1);
+        harness
+    }
+
+    fn heap(&self) -> &Heap {
+        // SAFETY: alive until `finish`.
+        unsafe { self.heap.as_ref() }
+    }
+
+    fn handle(&self) -> *mut c_void {
+        self.heap.as_ptr().cast()
+    }
+
+    fn fail(&self, what: std::fmt::Arguments<'_>) -> ! {
+        panic!(
+            "after operation {}{} ({:?}): {what}\nmodel: counts {:?}, thresholds {:?}, pending {}, total {}, enabled {}",
+            self.step,
+            if self.teardown {
+                " (teardown: dropping every reference and collecting)"
+            } else {
+                ""
+            },
+            self.last_op,
+            self.model.count,
+            self.model.th,
+            self.model.pending,
+            self.model.total,
+            self.model.enabled
+        )
+    }
+
+    /// The `k`-th live object (modulo their number) satisfying `keep`.
+    fn pick(&self, k: u16, keep: impl Fn(&Obj) -> bool) -> Option<usize> {
+        let candidates: Vec<usize> = self.model.alive().filter(|&i| keep(&self.model.objs[i])).collect();
+        (!candidates.is_empty()).then(|| candidates[k as usize % candidates.len()])
+    }
+
+    /// Stores `value` in field `f` of object `i`, in the heap and in the model.
+    fn set_field(&mut self, i: usize, f: usize, value: Option<usize>) {
+        let o = &self.model.objs[i];
+        let v = value.map_or(ptr::null_mut(), |v| self.model.objs[v].p);
+        match o.kind {
+            Kind::Node => {
+                let node = o.p.cast::<Node>();
+                // SAFETY: a live Node; the value is NULL or a live object.
+                unsafe {
+                    let slot = if f == 0 { &raw mut (*node).a } else { &raw mut (*node).b };
+                    set_ref(slot, v, "model test");
+                }
+            }
+            Kind::Slots => {
+                let value = (!v.is_null()).then(|| header(v));
+                slots::set(header(o.p), f, value).expect("slots::set");
+            }
+        }
+        self.model.set_field(i, f, value);
+    }
+
+    /// Runs one operation on the heap and in the model, then checks everything.
+    pub fn apply(&mut self, op: &Op) {
+        self.step += 1;
+        self.last_op = Some(*op);
+        add(&TOTALS.operations, 1);
+        let mut automatic = None;
+        match *op {
+            Op::AllocNode { fin } => {
+                if self.model.objs.len() >= MAX_OBJECTS {
+                    return;
+                }
+                let fin = Fin::from_byte(fin);
+                let id = self.model.objs.len();
+                // SAFETY: the type lives as long as the heap.
+                let ty = unsafe { &*self.node_type };
+                let p = self.heap().alloc(ty, size_of::<Node>()).expect("alloc Node").payload();
+                // SAFETY: a fresh, zeroed Node payload.
+                unsafe {
+                    (*p.cast::<Node>()).id = id;
+                    (*p.cast::<Node>()).fin = fin as usize;
+                }
+                automatic = self.model.alloc(Kind::Node, fin, 2, p);
+                add(&TOTALS.objects, 1);
+            }
+            Op::AllocSlots { n } => {
+                if self.model.objs.len() >= MAX_OBJECTS {
+                    return;
+                }
+                let n = usize::from(n % 4);
+                let id = self.model.objs.len();
+                let obj = self.heap().slots_new(n + 1).expect("slots_new");
+                // SAFETY: the type lives as long as the heap.
+                let tag_type = unsafe { &*self.tag_type };
+                let tag = self.heap().alloc(tag_type, size_of::<Tag>()).expect("alloc Tag");
+                // SAFETY: a fresh Tag payload.
+                unsafe { (*tag.payload().cast::<Tag>()).owner = id };
+                slots::set(obj, n, Some(tag)).expect("slots::set tag");
+                decref(tag, "model test");
+                automatic = self.model.alloc(Kind::Slots, Fin::Nothing, n, obj.payload());
+                add(&TOTALS.objects, 1);
+            }
+            Op::Link { src, field, dst } => {
+                if let Some(s) = self.pick(src, |o| !o.refs.is_empty()) {
+                    let f = usize::from(field) % self.model.objs[s].refs.len();
+                    let d = self.pick(dst, |_| true);
+                    self.set_field(s, f, d);
+                }
+            }
+            Op::Unlink { src, field } => {
+                if let Some(s) = self.pick(src, |o| !o.refs.is_empty()) {
+                    let f = usize::from(field) % self.model.objs[s].refs.len();
+                    self.set_field(s, f, None);
+                }
+            }
+            Op::Incref { obj } => {
+                if let Some(i) = self.pick(obj, |_| true) {
+                    incref(header(self.model.objs[i].p));
+                    self.model.objs[i].ext += 1;
+                    self.model.incref(i);
+                }
+            }
+            Op::Decref { obj } => {
+                if let Some(i) = self.pick(obj, |o| o.ext > 0) {
+                    decref(header(self.model.objs[i].p), "model test");
+                    self.model.objs[i].ext -= 1;
+                    self.model.decref(i);
+                }
+            }
+            Op::Collect { generation } => {
+                let g = usize::from(generation % 3);
+                let reach_before = self.model.reachable_from_test();
+                let found = self
+                    .heap()
+                    .collect(g)
+                    .unwrap_or_else(|e| self.fail(format_args!("collect({g}): {e}")));
+                let expected = self.model.collect(g);
+                add(&TOTALS.collections[g], 1);
+                add(&TOTALS.found, found);
+                if found != expected {
+                    self.fail(format_args!(
+                        "collect({g}) returned {found}, CPython's rules give {expected}"
+                    ));
+                }
+                // No collection frees what the test could reach.
+                for (i, o) in self.model.objs.iter().enumerate() {
+                    if reach_before[i] && !o.alive {
+                        self.fail(format_args!(
+                            "object {i} was reachable before the collection and is dead"
+                        ));
+                    }
+                }
+                if g == 2 {
+                    // After a full collection exactly what the test can reach is alive
+                    // (what finalizers resurrected is held by the test, hence reachable);
+                    // verify() compares the heap's live set with the model's.
+                    let reach = self.model.reachable_from_test();
+                    for (i, o) in self.model.objs.iter().enumerate() {
+                        if o.alive != reach[i] {
+                            self.fail(format_args!(
+                                "after a full collection object {i} is {} but {} from the test's references",
+                                if o.alive { "alive" } else { "dead" },
+                                if reach[i] { "reachable" } else { "unreachable" }
+                            ));
+                        }
+                    }
+                    add(&TOTALS.full_exact, 1);
+                }
+            }
+            Op::Thresholds { t0, t1, t2 } => {
+                let th = [usize::from(t0), usize::from(t1), usize::from(t2)];
+                // SAFETY: a live heap.
+                let r = unsafe { rcgc_set_threshold(self.handle(), th[0], th[1], th[2]) };
+                assert_eq!(r, rcgc_result::RCGC_OK);
+                self.model.th = th;
+            }
+            Op::Enable => {
+                // SAFETY: a live heap.
+                assert_eq!(unsafe { rcgc_enable(self.handle()) }, rcgc_result::RCGC_OK);
+                self.model.enabled = true;
+            }
+            Op::Disable => {
+                // SAFETY: a live heap.
+                assert_eq!(unsafe { rcgc_disable(self.handle()) }, rcgc_result::RCGC_OK);
+                self.model.enabled = false;
+            }
+            Op::SetFin { obj, fin } => {
+                if let Some(i) = self.pick(obj, |o| o.kind == Kind::Node) {
+                    let fin = Fin::from_byte(fin);
+                    // SAFETY: a live Node.
+                    unsafe { (*self.model.objs[i].p.cast::<Node>()).fin = fin as usize };
+                    self.model.objs[i].fin = fin;
+                }
+            }
+        }
+        if automatic.is_some() {
+            add(&TOTALS.automatic, 1);
+        }
+        self.verify();
+    }
+
+    /// The model id of a live object the heap handed to the test.
+    fn id_of(&self, p: *mut c_void) -> usize {
+        let h = header(p);
+        if ptr::eq(h.ty(), self.node_type) {
+            // SAFETY: a live Node.
+            unsafe { (*p.cast::<Node>()).id }
+        } else {
+            let len = slots::len(h).expect("a slots object");
+            let tag = slots::get(h, len - 1).expect("the tag slot");
+            // SAFETY: the last slot of a live slots object holds its live tag.
+            unsafe { (*tag.cast::<Tag>()).owner }
+        }
+    }
+
+    /// Compares the heap with the model.
+    fn verify(&mut self) {
+        let misuse = MISUSE.with(|m| std::mem::take(&mut *m.borrow_mut()));
+        if !misuse.is_empty() {
+            self.fail(format_args!("misuse reported: {misuse:?}"));
+        }
+        self.model.check_counts_consistent();
+
+        // What finalizers handed to the test.
+        let real: Vec<*mut c_void> = RESURRECTED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+        let mut real: Vec<usize> = real.into_iter().map(|p| self.id_of(p)).collect();
+        let mut expected = std::mem::take(&mut self.model.resurrected);
+        add(&TOTALS.resurrections, expected.len());
+        real.sort_unstable();
+        expected.sort_unstable();
+        if real != expected {
+            self.fail(format_args!(
+                "finalizers resurrected {real:?}, the model expects {expected:?}"
+            ));
+        }
+        // Finalizers: at most once per object, and as many as the model ran.
+        let ran: Vec<usize> = FINALIZED.with(|f| std::mem::take(&mut *f.borrow_mut()));
+        add(&TOTALS.finalizers_run, ran.len());
+        if ran.len() != self.model.finalizers_run {
+            self.fail(format_args!(
+                "{} finalizers ran ({ran:?}), the model expects {}",
+                ran.len(),
+                self.model.finalizers_run
+            ));
+        }
+        self.model.finalizers_run = 0;
+        let n = self.model.objs.len();
+        self.finalized.resize(n, 0);
+        for id in ran {
+            self.finalized[id] += 1;
+            if self.finalized[id] > 1 || !self.model.objs[id].finalized {
+                self.fail(format_args!(
+                    "the finalizer of object {id} ran when the model says it must not"
+                ));
+            }
+        }
+
+        // The live set, object by object.
+        self.destroyed.resize(n, 0);
+        for id in DESTROYED.with(|d| std::mem::take(&mut *d.borrow_mut())) {
+            self.destroyed[id] += 1;
+        }
+        let (mut live, mut slots_live) = (0, 0);
+        for i in 0..n {
+            let o = &self.model.objs[i];
+            if !o.alive {
+                if self.destroyed[i] != 1 {
+                    self.fail(format_args!(
+                        "object {i} ({:?}) is dead in the model but was destroyed {} times",
+                        o.kind, self.destroyed[i]
+                    ));
+                }
+                continue;
+            }
+            if self.destroyed[i] != 0 {
+                self.fail(format_args!(
+                    "object {i} ({:?}) is alive in the model but was destroyed",
+                    o.kind
+                ));
+            }
+            live += 1;
+            slots_live += usize::from(o.kind == Kind::Slots);
+            let h = header(o.p);
+            if h.refcnt() as usize != o.rc {
+                self.fail(format_args!(
+                    "object {i} ({:?}): refcount {}, model {}",
+                    o.kind,
+                    h.refcnt(),
+                    o.rc
+                ));
+            }
+            let real_gen = match h.state() {
+                State::Gen0 => 0,
+                State::Gen1 => 1,
+                State::Gen2 => 2,
+                other => self.fail(format_args!(
+                    "object {i}: state {other:?}, the model says generation {}",
+                    o.generation
+                )),
+            };
+            if real_gen != o.generation {
+                if o.alt_gen == Some(real_gen) {
+                    add(&TOTALS.either_generation, 1);
+                    self.model.objs[i].generation = real_gen;
+                } else {
+                    self.fail(format_args!(
+                        "object {i} ({:?}) is in generation {real_gen}, the model says {} (or {:?})",
+                        o.kind, o.generation, o.alt_gen
+                    ));
+                }
+            }
+            self.model.objs[i].alt_gen = None;
+        }
+
+        // The collector's state.
+        // SAFETY: a live heap.
+        let (counts, thresholds, enabled) = unsafe {
+            (
+                rcgc_get_count(self.handle()).array(),
+                rcgc_get_threshold(self.handle()).array(),
+                rcgc_is_enabled(self.handle()),
+            )
+        };
+        if counts != self.model.count {
+            self.fail(format_args!(
+                "counts are {counts:?}, CPython's rules give {:?}",
+                self.model.count
+            ));
+        }
+        if thresholds != self.model.th || enabled != self.model.enabled {
+            self.fail(format_args!("thresholds {thresholds:?} enabled {enabled}"));
+        }
+        let stats = self.heap().stats();
+        if stats.live_objects != live + slots_live || stats.tracked_objects != live {
+            self.fail(format_args!(
+                "stats: {} live, {} tracked; the model has {live} objects, {slots_live} of them slots objects (with a tag each)",
+                stats.live_objects, stats.tracked_objects
+            ));
+        }
+    }
+
+    /// Ends the sequence: either drops every reference and collects until nothing
+    /// is left (then the heap must be empty), or frees the heap with objects alive
+    /// (then each is destroyed exactly once).
+    pub fn finish(mut self, leak: bool) {
+        self.teardown = true;
+        if !leak {
+            for _round in 0..=self.model.objs.len() + 1 {
+                while self.pick(0, |o| o.ext > 0).is_some() {
+                    self.apply(&Op::Decref { obj: 0 });
+                }
+                self.apply(&Op::Collect { generation: 2 });
+                if self.model.alive().next().is_none() {
+                    break;
+                }
+            }
+            if let Some(i) = self.model.alive().next() {
+                self.fail(format_args!(
+                    "object {i} is still alive after every reference was dropped"
+                ));
+            }
+            let stats = self.heap().stats();
+            assert_eq!(stats.live_objects, 0, "the heap is empty");
+        }
+        let expected: Vec<usize> = self.model.alive().collect();
+        // SAFETY: the heap is idle and not used again.
+        unsafe { Heap::destroy(self.heap) };
+        let mut destroyed = DESTROYED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        destroyed.sort_unstable();
+        assert_eq!(
+            destroyed, expected,
+            "rcgc_heap_free destroys every live object exactly once"
+        );
+        RESURRECTED.with(|r| r.borrow_mut().clear());
+        FINALIZED.with(|f| f.borrow_mut().clear());
+    }
+}
+
+/// Reads a sequence from bytes (the fuzz target's input): a settings byte, then
+/// operations of one opcode byte and their argument bytes.
+pub fn decode(data: &[u8]) -> (CaseConfig, Vec<Op>) {
+    let mut bytes = data.iter().copied();
+    let flags = bytes.next().unwrap_or(0);
+    let config = CaseConfig {
+        finalizers: flags & 1 != 0,
+        thresholds: (flags & 2 != 0).then_some([1 + ((flags >> 2) & 7), (flags >> 5) & 1, (flags >> 6) & 1]),
+        leak_at_end: flags & 0x80 != 0,
+    };
+    let mut ops = Vec::new();
+    while let Some(code) = bytes.next() {
+        let mut b = || bytes.next().unwrap_or(0);
+        let op = match code % 16 {
+            0 | 1 => Op::AllocNode { fin: b() },
+            2 => Op::AllocSlots { n: b() },
+            3..=5 => Op::Link {
+                src: u16::from(b()),
+                field: b(),
+                dst: u16::from(b()),
+            },
+            6 => Op::Unlink {
+                src: u16::from(b()),
+                field: b(),
+            },
+            7 => Op::Incref { obj: u16::from(b()) },
+            8 | 9 => Op::Decref { obj: u16::from(b()) },
+            10 | 11 => Op::Collect { generation: b() },
+            12 => {
+                let (t0, t1, t2) = (b() % 8, b() % 4, b() % 4);
+                Op::Thresholds { t0, t1, t2 }
+            }
+            13 => Op::Enable,
+            14 => Op::Disable,
+            _ => Op::SetFin {
+                obj: u16::from(b()),
+                fin: b(),
+            },
+        };
+        ops.push(op);
+    }
+    (config, ops)
+}
+
+/// Runs one whole sequence.
+pub fn run(config: &CaseConfig, ops: &[Op], stress: bool) {
+    let mut harness = Harness::new(config, stress);
+    for op in ops {
+        harness.apply(op);
+    }
+    harness.finish(config.leak_at_end);
+}
