@@ -25,7 +25,8 @@ pub mod ffi;
 pub mod header;
 pub mod heap;
 pub mod introspect;
-mod pool;
+#[doc(hidden)]
+pub mod pool;
 pub mod refcount;
 pub mod slots;
 pub mod types;
