@@ -61,8 +61,11 @@ pub fn run<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Erro
     }
 }
 
+/// `run` for rcgc_incref and rcgc_decref, whose bodies take checked mode's
+/// out-of-line path themselves (and enter and leave heaps there), so the
+/// unchecked fast path reads the checked-heap count once.
 #[inline(always)]
-fn run_plain<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Error>) -> T {
+pub fn run_plain<T: Outcome>(name: &'static str, body: impl FnOnce() -> Result<T, Error>) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(error)) => failed(name, &error),
@@ -107,9 +110,14 @@ fn record_panic(name: &str, payload: &(dyn Any + Send)) {
 }
 
 /// Defines the body of an exported function: `ffi_boundary!("rcgc_x", { ... Ok(v) })`.
+/// `ffi_boundary!("rcgc_x", handles_checked_mode, { ... })` is for bodies that
+/// enter checked heaps themselves (see `run_plain`).
 macro_rules! ffi_boundary {
     ($name:literal, $body:block) => {
         $crate::ffi::macros::run($name, || -> ::core::result::Result<_, $crate::error::Error> { $body })
+    };
+    ($name:literal, handles_checked_mode, $body:block) => {
+        $crate::ffi::macros::run_plain($name, || -> ::core::result::Result<_, $crate::error::Error> { $body })
     };
 }
 

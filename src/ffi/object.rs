@@ -83,7 +83,7 @@ pub unsafe extern "C" fn rcgc_alloc_var(r#type: *mut rcgc_type, size: usize) -> 
 /// `obj` must be NULL or a live object.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rcgc_incref(obj: *mut c_void) {
-    ffi_boundary!("rcgc_incref", {
+    ffi_boundary!("rcgc_incref", handles_checked_mode, {
         if crate::checked::active() {
             // SAFETY: checked mode validates before any dereference.
             unsafe { checked_refcount_op(obj, "rcgc_incref", incref) };
@@ -105,7 +105,7 @@ pub unsafe extern "C" fn rcgc_incref(obj: *mut c_void) {
 /// `obj` must be NULL or an object of a live heap.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rcgc_decref(obj: *mut c_void) {
-    ffi_boundary!("rcgc_decref", {
+    ffi_boundary!("rcgc_decref", handles_checked_mode, {
         if crate::checked::active() {
             // SAFETY: checked mode validates before any dereference.
             unsafe { checked_refcount_op(obj, "rcgc_decref", |h| decref(h, "rcgc_decref")) };
@@ -226,9 +226,11 @@ unsafe fn checked_refcount_op(obj: *mut c_void, func: &'static str, op: fn(&Head
     if obj.is_null() {
         return;
     }
+    let mark = crate::checked::mark();
     // SAFETY: checked mode validates before any dereference.
     match unsafe { object_ref_or_misuse(obj, func) } {
         Ok(h) => op(h),
         Err(error) => crate::error::record(func, &error),
     }
+    crate::checked::leave_to(mark);
 }
