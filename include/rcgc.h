@@ -73,6 +73,16 @@ typedef enum rcgc_result {
    * An internal bug was caught at the C boundary; the heap is still consistent.
    */
   RCGC_ERR_PANIC = 8,
+  /**
+   * What was asked for does not exist: rcgc_why_alive found no chain of
+   * references from an object held outside the heap to the object (it is
+   * garbage waiting for a collection).
+   */
+  RCGC_ERR_NOT_FOUND = 9,
+  /**
+   * A user callback asked the call to stop: an rcgc_write_fn returned non-zero.
+   */
+  RCGC_ERR_ABORTED = 10,
 } rcgc_result;
 
 /**
@@ -88,6 +98,21 @@ typedef enum rcgc_gc_phase {
    */
   RCGC_GC_STOP = 1,
 } rcgc_gc_phase;
+
+/**
+ * The formats of rcgc_export_graph (passed as an int).
+ */
+typedef enum rcgc_graph_format {
+  /**
+   * Graphviz DOT: `dot -Tpng heap.dot -o heap.png` draws it.
+   */
+  RCGC_GRAPH_DOT = 0,
+  /**
+   * JSON: {"version": 1, "roots": [...] or null, "nodes": [...], "edges": [...]}
+   * (README, "A picture of the heap", gives the schema).
+   */
+  RCGC_GRAPH_JSON = 1,
+} rcgc_graph_format;
 
 /**
  * An opaque private heap of refcounted objects (rcgc_heap_new, rcgc_heap_free).
@@ -356,6 +381,13 @@ typedef void (*rcgc_gc_callback_fn)(enum rcgc_gc_phase phase,
  * rcgc_get_objects, rcgc_get_referrers or rcgc_get_referents.
  */
 typedef void (*rcgc_object_fn)(void *obj, void *ctx);
+
+/**
+ * Receives `len` bytes of output at `data` (not NUL-terminated, valid only
+ * during the call); returns 0 to go on, anything else to stop the call,
+ * which then fails with RCGC_ERR_ABORTED. Text is UTF-8.
+ */
+typedef int (*rcgc_write_fn)(const char *data, size_t len, void *ctx);
 
 #ifdef __cplusplus
 extern "C" {
@@ -848,6 +880,110 @@ RCGC_MUST_USE enum rcgc_result rcgc_get_referents(const void *obj, rcgc_object_f
  * `obj` must be NULL or a live object.
  */
 bool rcgc_is_finalized(const void *obj);
+
+/**
+ * Writes a picture of the heap through `write(data, len, ctx)`: objects and
+ * the references their traverse callbacks report, as Graphviz DOT
+ * (RCGC_GRAPH_DOT) or JSON (RCGC_GRAPH_JSON; README, "A picture of the
+ * heap", gives the schema). With `roots` NULL (and `nroots` 0), every live
+ * object of the heap: tracked or not, of every type, garbage included. Else
+ * the `nroots` objects of `roots` (borrowed) and everything they reach
+ * through references; `nroots` 0 then gives an empty graph.
+ *
+ * Each object comes with its address, type name, refcount, state (gen0,
+ * gen1, gen2, permanent or untracked), finalized mark, the bytes it occupies,
+ * and two findings: `external`, its refcount minus the references to it
+ * that traverse reports from objects of the heap (above 0: something
+ * outside the heap, such as a C variable, holds it; below 0: some traverse
+ * reports a reference it does not own), and whether a chain of references
+ * from an object with external > 0 reaches it (if not, it is garbage waiting
+ * for a collection). Each reference comes with its position in its
+ * source's traverse order (NULL visits count), or its slot index for slots
+ * objects. DOT draws objects held from outside in gold and garbage grey and
+ * dashed.
+ *
+ * The heap is looked at once, before `write` is first called: only traverse
+ * callbacks run then (they must only call visit). `write` receives chunks
+ * of UTF-8 text, not NUL-terminated, valid only during the call; it may
+ * call any rcgc function, collections included (the output still describes
+ * the heap as it was), but must not free the heap. A non-zero return stops
+ * the output: the call then returns RCGC_ERR_ABORTED. Time and scratch
+ * memory are proportional to the objects and references of the whole heap,
+ * even with roots.
+ *
+ * Errors: RCGC_ERR_NULL_ARGUMENT (heap or write NULL, roots NULL with nroots
+ * above 0, an element of roots NULL); RCGC_ERR_INVALID_ARGUMENT (format is
+ * not an rcgc_graph_format); RCGC_ERR_WRONG_HEAP (a root of another heap);
+ * RCGC_ERR_INVALID_OBJECT (a root that is not a live object, detected in
+ * checked mode); RCGC_ERR_REENTRANT (called from a callback of a collection
+ * or of a refcount-freeing cascade); RCGC_ERR_NO_MEMORY; RCGC_ERR_ABORTED.
+ *
+ * # Safety
+ * `heap` must be NULL or live; `roots` NULL or `nroots` readable pointers,
+ * each NULL or a live object.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_export_graph(struct rcgc_heap *heap,
+                                   int format,
+                                   void *const *roots,
+                                   size_t nroots,
+                                   rcgc_write_fn write,
+                                   void *ctx);
+
+/**
+ * Answers "why is obj alive?": calls `fn(o, ctx)` for each object of a
+ * shortest chain of references from an object held from outside the heap
+ * (refcount above the references to it that traverse reports: a C variable
+ * holds it) to `obj`, the held object first and `obj` last, and writes the
+ * chain's length to `*length_out` (which may be NULL). An `obj` held from
+ * outside is a chain of one. Each object is a borrowed reference held alive
+ * during the calls; `fn` may call rcgc freely but must not free the heap.
+ * References that traverse does not report (from a payload whose traverse
+ * omits them) count as held from outside.
+ *
+ * When no such chain exists, `obj` is garbage waiting for a collection (say,
+ * a cycle nothing else holds): the result is RCGC_ERR_NOT_FOUND, `fn` is not
+ * called and `*length_out` is set to 0. Only traverse callbacks run while
+ * the heap is looked at; time and scratch memory are proportional to the
+ * objects and references of the whole heap.
+ *
+ * Errors: RCGC_ERR_NULL_ARGUMENT (heap, obj or fn NULL); RCGC_ERR_WRONG_HEAP
+ * (obj of another heap); RCGC_ERR_INVALID_OBJECT (obj not a live object,
+ * detected in checked mode); RCGC_ERR_REENTRANT (from a callback of a
+ * collection or of a refcount-freeing cascade); RCGC_ERR_NO_MEMORY;
+ * RCGC_ERR_NOT_FOUND. `*length_out` is written on RCGC_OK and RCGC_ERR_NOT_FOUND.
+ *
+ * # Safety
+ * `heap` must be NULL or live; `obj` NULL or a live object; `length_out`
+ * NULL or writable.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_why_alive(struct rcgc_heap *heap,
+                                const void *obj,
+                                rcgc_object_fn fn,
+                                void *ctx,
+                                size_t *length_out);
+
+/**
+ * rcgc_why_alive as text for people, written through `write(data, len,
+ * ctx)` (see rcgc_export_graph for `write`): one line per object of the
+ * chain, the object held from outside first, each later one with the
+ * position of the reference that leads to it, for example (three lines):
+ * `0x5555d0a0 'tree': refcount 1, external 1: held from outside the heap`,
+ * `  [0] -> 0x5555d0c0 'tree': refcount 1, external 0`,
+ * `  [1] -> 0x5555d0e0 'leaf': refcount 1, external 0`.
+ * When no chain exists, one line saying so about `obj`, and the result is
+ * RCGC_ERR_NOT_FOUND. Errors: as rcgc_why_alive (write NULL is
+ * RCGC_ERR_NULL_ARGUMENT), and RCGC_ERR_ABORTED when write returns non-zero.
+ *
+ * # Safety
+ * `heap` must be NULL or live; `obj` NULL or a live object.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_why_alive_text(struct rcgc_heap *heap,
+                                     const void *obj,
+                                     rcgc_write_fn write,
+                                     void *ctx);
 
 #ifdef __cplusplus
 }  // extern "C"

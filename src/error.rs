@@ -39,6 +39,12 @@ pub enum rcgc_result {
     RCGC_ERR_REENTRANT = 7,
     /// An internal bug was caught at the C boundary; the heap is still consistent.
     RCGC_ERR_PANIC = 8,
+    /// What was asked for does not exist: rcgc_why_alive found no chain of
+    /// references from an object held outside the heap to the object (it is
+    /// garbage waiting for a collection).
+    RCGC_ERR_NOT_FOUND = 9,
+    /// A user callback asked the call to stop: an rcgc_write_fn returned non-zero.
+    RCGC_ERR_ABORTED = 10,
 }
 
 impl rcgc_result {
@@ -55,6 +61,8 @@ impl rcgc_result {
             6 => RCGC_ERR_INVALID_OBJECT,
             7 => RCGC_ERR_REENTRANT,
             8 => RCGC_ERR_PANIC,
+            9 => RCGC_ERR_NOT_FOUND,
+            10 => RCGC_ERR_ABORTED,
             _ => return None,
         })
     }
@@ -72,6 +80,8 @@ impl rcgc_result {
             RCGC_ERR_INVALID_OBJECT => c"RCGC_ERR_INVALID_OBJECT",
             RCGC_ERR_REENTRANT => c"RCGC_ERR_REENTRANT",
             RCGC_ERR_PANIC => c"RCGC_ERR_PANIC",
+            RCGC_ERR_NOT_FOUND => c"RCGC_ERR_NOT_FOUND",
+            RCGC_ERR_ABORTED => c"RCGC_ERR_ABORTED",
         }
     }
 }
@@ -203,6 +213,25 @@ pub enum Error {
     /// The call is not allowed in the heap's current phase.
     #[error("not allowed while the heap is {0}")]
     Reentrant(&'static str),
+    /// A NULL element of an array of objects.
+    #[error("roots[{0}] is NULL")]
+    NullRoot(usize),
+    /// A graph format that does not exist.
+    #[error("format {0} is neither RCGC_GRAPH_DOT (0) nor RCGC_GRAPH_JSON (1)")]
+    GraphFormat(i64),
+    /// No chain of references leads to the object from one held outside the heap.
+    #[error(
+        "object {addr:#x} (type {ty}) is not reachable from any object held outside the heap: it is garbage waiting for a collection"
+    )]
+    NotReachable {
+        /// The object.
+        addr: usize,
+        /// Its type.
+        ty: TypeName,
+    },
+    /// A write callback returned non-zero.
+    #[error("the write callback returned {0}; the output is incomplete")]
+    WriteFailed(i64),
 }
 
 impl Error {
@@ -210,8 +239,9 @@ impl Error {
     pub fn code(&self) -> rcgc_result {
         use rcgc_result::*;
         match self {
-            Error::NullArgument(_) => RCGC_ERR_NULL_ARGUMENT,
+            Error::NullArgument(_) | Error::NullRoot(_) => RCGC_ERR_NULL_ARGUMENT,
             Error::Generation(_)
+            | Error::GraphFormat(_)
             | Error::InvalidSpec(_)
             | Error::InvalidConfig(_)
             | Error::StructSize { .. }
@@ -227,6 +257,8 @@ impl Error {
             Error::MemoryLimit { .. } => RCGC_ERR_MEMORY_LIMIT,
             Error::Reentrant(_) => RCGC_ERR_REENTRANT,
             Error::Poisoned => RCGC_ERR_PANIC,
+            Error::NotReachable { .. } => RCGC_ERR_NOT_FOUND,
+            Error::WriteFailed(_) => RCGC_ERR_ABORTED,
         }
     }
 }
@@ -315,12 +347,12 @@ mod tests {
 
     #[test]
     fn every_code_round_trips() {
-        for raw in 0..=8 {
+        for raw in 0..=10 {
             let code = rcgc_result::from_raw(raw).expect("known code");
             assert_eq!(code as i32, raw);
             assert!(code.name().to_str().unwrap().starts_with("RCGC_"));
         }
-        assert_eq!(rcgc_result::from_raw(9), None);
+        assert_eq!(rcgc_result::from_raw(11), None);
         assert_eq!(rcgc_result::from_raw(-1), None);
     }
 }

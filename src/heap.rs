@@ -410,8 +410,9 @@ impl Heap {
         }
     }
 
-    /// Collects every live object's header (a snapshot), for shutdown.
-    fn live_objects(&self, keep: impl Fn(&Header) -> bool) -> Result<Vec<*const Header>, Error> {
+    /// Collects every live object's header (a snapshot), for shutdown and
+    /// the heap picture.
+    pub(crate) fn live_objects(&self, keep: impl Fn(&Header) -> bool) -> Result<Vec<*const Header>, Error> {
         let count = self.live.get();
         let mut all = Vec::new();
         all.try_reserve_exact(count).map_err(|_| Error::NoMemory)?;

@@ -50,7 +50,9 @@ impl Heap {
         }
     }
 
-    fn in_phase<R>(&self, phase: Phase, f: impl FnOnce() -> R) -> Result<R, Error> {
+    /// Runs `f` in `phase` if the heap is idle and usable (for calls that
+    /// run traverse callbacks outside a collection).
+    pub(crate) fn in_phase<R>(&self, phase: Phase, f: impl FnOnce() -> R) -> Result<R, Error> {
         if self.phase() != Phase::Idle {
             return Err(Error::Reentrant(self.phase().describe()));
         }

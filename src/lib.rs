@@ -12,6 +12,7 @@
 //! - `refcount`: incref/decref and the iterative deallocation worklist.
 //! - `collector`: generations, thresholds and the cycle-detection algorithm.
 //! - `slots`: the built-in slots object.
+//! - `graph`: the heap as a picture (DOT, JSON) and "why is this object alive?".
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
@@ -22,6 +23,7 @@ pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod ffi;
+pub mod graph;
 pub mod header;
 pub mod heap;
 pub mod introspect;

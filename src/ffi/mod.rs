@@ -23,6 +23,7 @@ mod heap;
 mod object;
 mod slots;
 mod collector;
+mod graph;
 
 use std::ffi::c_void;
 
