@@ -20,7 +20,9 @@
  *   def reach(roots, objs):  # what roots reach through referents
  *       seen = list(dict.fromkeys(roots))
  *       for j in seen:
- *           seen += [k for k in (index_of(r, objs) for r in referents(objs[j])) if k not in seen]
+ *           for k in (index_of(r, objs) for r in referents(objs[j])):
+ *               if k not in seen:
+ *                   seen.append(k)
  *       return sorted(seen)
  *   def why_alive(i, objs):  # a shortest chain from an object held from outside (external > 0)
  *       parent = {j: None for j in range(len(objs)) if external(j, objs) > 0}
