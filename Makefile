@@ -1,5 +1,6 @@
 # rcgc: build, demo, tests.
 #   make demo   builds the library and header, compiles and runs examples/seed.c
+#   make graph  runs examples/graph.c and renders its heap to docs/heap.png (Graphviz)
 #   make test   every test: Rust unit tests, C and C++ tests (also under valgrind
 #               memcheck), the CPython differential tests, lint and the header check
 
@@ -247,3 +248,26 @@ bench-checked:
 	cargo build --release
 	$(CC) -O2 -I include bench/checked_mode.c target/release/librcgc.a $(LIBS) -o target/release/checked_mode
 	./target/release/checked_mode
+
+# --- A picture of the heap (README): examples/graph.c writes a small heap as DOT and
+# says why one object is alive; `make graph` also renders docs/heap.png with Graphviz.
+# In `make test` the example must run, and its DOT must render when dot is installed.
+.PHONY: graph test-graph
+$(TARGET)/graph: examples/graph.c include/rcgc.h build
+	$(CC) $(CFLAGS) -I include examples/graph.c $(TARGET)/librcgc.a $(LIBS) -o $@
+
+graph: $(TARGET)/graph
+	./$(TARGET)/graph target/heap.dot
+	dot -Tpng target/heap.dot -o docs/heap.png
+
+test-graph: $(TARGET)/graph
+	./$(TARGET)/graph target/heap.dot > $(TARGET)/graph.out \
+	  || { cat $(TARGET)/graph.out; echo "examples/graph.c failed"; exit 1; }
+	@if command -v dot >/dev/null; then \
+	  dot -Tpng target/heap.dot -o target/heap.png 2> $(TARGET)/dot.err && test ! -s $(TARGET)/dot.err \
+	    || { cat $(TARGET)/dot.err; echo "dot cannot render target/heap.dot"; exit 1; }; \
+	  echo "examples/graph.c: ok; dot renders its target/heap.dot"; \
+	else \
+	  echo "examples/graph.c: ok; dot is not installed, so the rendering is not checked"; \
+	fi
+test: test-graph
