@@ -156,6 +156,7 @@ int main(int argc, char **argv) {
   }
   size_t before = dot_lines(heap);
   printf("wrote %s: the whole heap, 14 objects\n\n", path);
+  if (before != 4 + 14 + 16 + 1) wrong++; /* 4 lines of settings, objects, references, "}" */
 
   /* What the slots object reaches, as JSON. */
   printf("rcgc_export_graph(heap, RCGC_GRAPH_JSON, &registry, 1, ...):\n");
