@@ -74,7 +74,36 @@ unsafe extern "C" {
     fn rcgc_track(obj: *mut c_void) -> rcgc_result;
     fn rcgc_last_error() -> *const c_char;
     fn rcgc_last_error_code() -> rcgc_result;
+    fn rcgc_export_graph(
+        heap: *mut c_void,
+        format: c_int,
+        roots: *const *mut c_void,
+        nroots: usize,
+        write: Option<WriteFn>,
+        ctx: *mut c_void,
+    ) -> rcgc_result;
+    fn rcgc_why_alive(
+        heap: *mut c_void,
+        obj: *const c_void,
+        f: Option<unsafe extern "C" fn(*mut c_void, *mut c_void)>,
+        ctx: *mut c_void,
+        length_out: *mut usize,
+    ) -> rcgc_result;
+    fn rcgc_why_alive_text(
+        heap: *mut c_void,
+        obj: *const c_void,
+        write: Option<WriteFn>,
+        ctx: *mut c_void,
+    ) -> rcgc_result;
 }
+
+type WriteFn = unsafe extern "C" fn(*const c_char, usize, *mut c_void) -> c_int;
+
+unsafe extern "C" fn discard_text(_: *const c_char, _: usize, _: *mut c_void) -> c_int {
+    0
+}
+
+unsafe extern "C" fn discard_object(_: *mut c_void, _: *mut c_void) {}
 
 #[repr(C)]
 struct Spec {
@@ -214,6 +243,24 @@ fn scenario(held: &mut Vec<*mut c_void>) {
                     rcgc_result::RCGC_OK => {}
                     _ => expect_no_memory("rcgc_collect"),
                 }
+            }
+        }
+        // The heap picture: its snapshot, copies of type names and search queues.
+        if let Some(&obj) = held.last() {
+            for (roots, nroots) in [(ptr::null(), 0), (&obj as *const *mut c_void, 1)] {
+                for format in [0, 1] {
+                    let r = rcgc_export_graph(heap, format, roots, nroots, Some(discard_text), ptr::null_mut());
+                    if r != rcgc_result::RCGC_OK {
+                        expect_no_memory("rcgc_export_graph");
+                    }
+                }
+            }
+            if rcgc_why_alive(heap, obj, Some(discard_object), ptr::null_mut(), ptr::null_mut()) != rcgc_result::RCGC_OK
+            {
+                expect_no_memory("rcgc_why_alive");
+            }
+            if rcgc_why_alive_text(heap, obj, Some(discard_text), ptr::null_mut()) != rcgc_result::RCGC_OK {
+                expect_no_memory("rcgc_why_alive_text");
             }
         }
         for (i, obj) in held.drain(..).enumerate() {
