@@ -100,6 +100,8 @@ struct Node {
     reach: Reach,
     /// Part of the exported graph.
     shown: bool,
+    /// One of the roots of the export.
+    root: bool,
 }
 
 /// One reference; its source is the node whose range of `Snapshot::first` holds it.
@@ -110,7 +112,7 @@ struct Edge {
 }
 
 /// The heap as it was at one moment, analysed.
-pub struct Snapshot {
+struct Snapshot {
     /// Sorted by address.
     nodes: Vec<Node>,
     /// Node i's references are `edges[first[i]..first[i + 1]]`, in traverse order.
@@ -212,6 +214,7 @@ impl Snapshot {
                 positions: 0,
                 reach: Reach::No,
                 shown: false,
+                root: false,
             });
         }
         for (i, &p) in objects.iter().enumerate() {
@@ -303,7 +306,8 @@ impl Snapshot {
             })
     }
 
-    /// Marks what `roots` reach (or every node, for None) as part of the export.
+    /// Marks what `roots` reach (or every node, for None) as part of the
+    /// export, and the roots as such.
     fn show(&mut self, roots: Option<&[usize]>) -> Result<(), Error> {
         let Some(roots) = roots else {
             for node in &mut self.nodes {
@@ -313,6 +317,7 @@ impl Snapshot {
         };
         let mut queue = with_capacity(self.nodes.len())?;
         for &root in roots {
+            self.nodes[root].root = true;
             if !self.nodes[root].shown {
                 self.nodes[root].shown = true;
                 queue.push(root);
@@ -344,16 +349,14 @@ impl Snapshot {
         &self.edges[self.first[i]..self.first[i + 1]]
     }
 
-    fn write_dot(&self, sink: &mut Sink, roots: Option<&[usize]>) {
+    /// The DOT of the shown nodes; `roots`: how many, None for the whole heap.
+    fn write_dot(&self, sink: &mut Sink, roots: Option<usize>) {
         let objects = self.nodes.iter().filter(|n| n.shown).count();
         let references: usize = (0..self.nodes.len())
             .filter(|&i| self.nodes[i].shown)
             .map(|i| self.edges_of(i).len())
             .sum();
-        let from = match roots {
-            Some(roots) => Reached(roots.len()),
-            None => Reached(usize::MAX),
-        };
+        let from = Reached(roots);
         sink.put(format_args!(
             "digraph rcgc {{\n  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=10, labeljust=l, \
              label=\"{from}{objects} objects, {references} references\\l\
@@ -362,9 +365,9 @@ impl Snapshot {
              node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", fontname=\"Helvetica\", fontsize=10];\n  \
              edge [fontname=\"Helvetica\", fontsize=9];\n"
         ));
-        for (i, node) in self.nodes.iter().enumerate() {
-            if !node.shown || sink.failed.is_some() {
-                continue;
+        for node in self.nodes.iter().filter(|n| n.shown) {
+            if sink.failed.is_some() {
+                break;
             }
             let finalized = if node.finalized { ", finalized" } else { "" };
             sink.put(format_args!(
@@ -386,7 +389,7 @@ impl Snapshot {
             if node.external < 0 {
                 sink.put(format_args!(", color=\"#cc0000\""));
             }
-            if roots.is_some_and(|roots| roots.contains(&i)) {
+            if node.root {
                 sink.put(format_args!(", peripheries=2"));
             }
             sink.put(format_args!("];\n"));
@@ -409,6 +412,7 @@ impl Snapshot {
         sink.put(format_args!("}}\n"));
     }
 
+    /// The JSON of the shown nodes; `roots` as given, None for the whole heap.
     fn write_json(&self, sink: &mut Sink, roots: Option<&[usize]>) {
         sink.put(format_args!("{{\"version\":1,\"roots\":"));
         match roots {
@@ -473,15 +477,15 @@ impl Snapshot {
     }
 }
 
-/// The legend's opening words: "from N roots: " (usize::MAX: the whole heap).
-struct Reached(usize);
+/// The legend's opening words for an export from N roots (None: the whole heap).
+struct Reached(Option<usize>);
 
 impl fmt::Display for Reached {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            usize::MAX => Ok(()),
-            1 => f.write_str("reachable from 1 root: "),
-            n => write!(f, "reachable from {n} roots: "),
+            None => Ok(()),
+            Some(1) => f.write_str("reachable from 1 root: "),
+            Some(n) => write!(f, "reachable from {n} roots: "),
         }
     }
 }
@@ -706,7 +710,7 @@ impl Heap {
         snapshot.show(roots.as_deref())?;
         let mut sink = Sink::new(write, ctx);
         match format {
-            rcgc_graph_format::RCGC_GRAPH_DOT => snapshot.write_dot(&mut sink, roots.as_deref()),
+            rcgc_graph_format::RCGC_GRAPH_DOT => snapshot.write_dot(&mut sink, roots.as_ref().map(Vec::len)),
             rcgc_graph_format::RCGC_GRAPH_JSON => snapshot.write_json(&mut sink, roots.as_deref()),
         }
         sink.finish()
