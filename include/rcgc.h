@@ -357,6 +357,16 @@ typedef void (*rcgc_gc_callback_fn)(enum rcgc_gc_phase phase,
  */
 typedef void (*rcgc_object_fn)(void *obj, void *ctx);
 
+/**
+ * A weak reference's callback: called once, when its referent dies while the
+ * weak reference is alive, with the weak reference (a borrowed reference,
+ * whose rcgc_weakref_get already returns NULL) and the `ctx` given to
+ * rcgc_weakref_new. It may allocate, incref, decref and create weak
+ * references; rcgc_collect from it fails with RCGC_ERR_REENTRANT when it runs
+ * inside a collection.
+ */
+typedef void (*rcgc_weakref_fn)(void *weakref, void *ctx);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -848,6 +858,61 @@ RCGC_MUST_USE enum rcgc_result rcgc_get_referents(const void *obj, rcgc_object_f
  * `obj` must be NULL or a live object.
  */
 bool rcgc_is_finalized(const void *obj);
+
+/**
+ * A weak reference to `obj` (weakref.ref(obj, callback)): an object of the
+ * built-in tracked type "rcgc.weakref", returned as a new reference that the
+ * caller releases with rcgc_decref like any object (it may also be stored in
+ * slots or in the caller's own objects). It does not keep `obj` alive:
+ * rcgc_weakref_get returns `obj` while it lives and NULL afterwards.
+ *
+ * When `obj` dies while the weak reference is alive, `callback` (if not
+ * NULL) is called once with the weak reference and `ctx`, after the weak
+ * reference was cleared. In a collection, CPython's rules apply: weak
+ * references to unreachable objects are cleared before any finalizer runs,
+ * and the callback of a weak reference that is itself unreachable never runs.
+ *
+ * Without a callback, the weak reference `obj` already has without one is
+ * returned (a new reference to it), as weakref.ref(obj) does; `ctx` is
+ * then ignored. Any object may be weakly referenced; objects that never are
+ * pay nothing for the feature. NULL on failure: RCGC_ERR_NULL_ARGUMENT,
+ * RCGC_ERR_INVALID_OBJECT (obj is being freed), RCGC_ERR_NO_MEMORY,
+ * RCGC_ERR_MEMORY_LIMIT, RCGC_ERR_REENTRANT (inside a traverse callback).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object; `callback`, if not NULL, must be safe
+ * to call with `ctx` until it has run or the weak reference is freed.
+ */
+void *rcgc_weakref_new(void *obj, rcgc_weakref_fn callback, void *ctx);
+
+/**
+ * The referent of the weak reference `weakref`, as a new reference the
+ * caller must release, or NULL once the referent has died (not an error:
+ * the last error is left as it was). NULL with RCGC_ERR_NULL_ARGUMENT or
+ * RCGC_ERR_INVALID_ARGUMENT (weakref is not a weak reference) on bad input.
+ *
+ * # Safety
+ * `weakref` must be NULL or a live object.
+ */
+void *rcgc_weakref_get(const void *weakref);
+
+/**
+ * The number of weak references to `obj` (weakref.getweakrefcount); 0 for
+ * NULL (with RCGC_ERR_NULL_ARGUMENT).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+size_t rcgc_weakref_count(const void *obj);
+
+/**
+ * Whether `obj` is a weak reference object; false for NULL (with
+ * RCGC_ERR_NULL_ARGUMENT).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+bool rcgc_is_weakref(const void *obj);
 
 #ifdef __cplusplus
 }  // extern "C"

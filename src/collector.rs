@@ -55,15 +55,23 @@
 //!    whose number the count of step 2 gives in advance, to `unreachable`, with
 //!    state Unreachable and their index there in `gc`; freeing or untracking one
 //!    leaves a NULL hole.
+//!
+//!    Then (step 3b, src/weakref.rs) weak references to unreachable objects,
+//!    and unreachable weak references, are cleared, and the callbacks of the
+//!    cleared ones that are not unreachable themselves run (phase WeakCallbacks).
 //! 4. Finalizing: every unreachable object whose type has finalize and which was
 //!    never finalized is marked FINALIZED and finalized (held by an extra
 //!    reference during the call). All of them run before any clear.
 //! 5. If a finalizer ran, the scan of step 2 is repeated over the unreachable
 //!    set alone: objects now referenced from outside it, and what they reach,
 //!    were resurrected and move to the target generation.
+//!
+//!    Then (step 5b) weak references made by finalizers to objects still
+//!    unreachable are cleared without callbacks.
 //! 6. The number returned is the size of the unreachable set now (CPython's
 //!    count: resurrected objects, and objects freed by refcounting during
-//!    finalization, are not counted).
+//!    finalization, are not counted), plus the weak references freed when their
+//!    callbacks of step 3b returned, as CPython 3.11 counts them.
 //! 7. Clearing: each remaining object, held by an extra reference, has its
 //!    clear callback run; refcounting then frees what the cycle held. An object
 //!    still alive after its clear moves to the target generation.
@@ -785,6 +793,16 @@ impl Heap {
             return Err(self.report_underflow(bad));
         }
 
+        // 3b. Weak references to unreachable objects, and unreachable weak
+        //     references, are cleared; the callbacks of the cleared ones that
+        //     are not unreachable themselves run.
+        let unreachable_at = |i: usize| with(&self.gc.unreachable, |v| v.get(i).copied());
+        let weakrefs_freed = if self.weak.is_empty() {
+            0
+        } else {
+            self.weakrefs_of_garbage(unreachable_at)
+        };
+
         // 4. Finalizers, all before any clear.
         self.enter(Phase::Finalizing);
         let mut finalized_any = false;
@@ -827,8 +845,14 @@ impl Heap {
             }
         }
 
+        // 5b. Weak references made by finalizers to what is still
+        //     unreachable are cleared, without callbacks.
+        if !self.weak.is_empty() {
+            self.clear_weakrefs_of_garbage(unreachable_at);
+        }
+
         // 6. CPython's count.
-        let found = with(&self.gc.unreachable, |v| v.iter().filter(|p| !p.is_null()).count());
+        let found = with(&self.gc.unreachable, |v| v.iter().filter(|p| !p.is_null()).count()) + weakrefs_freed;
 
         // 7. Clear: refcounting frees what the cycles held.
         self.enter(Phase::Clearing);

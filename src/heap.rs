@@ -40,6 +40,8 @@ pub enum Phase {
     Freeing,
     /// The gc callbacks (rcgc_add_callback) of a collection are running.
     Callbacks,
+    /// A collection is running the callbacks of weak references to unreachable objects.
+    WeakCallbacks,
     /// rcgc_heap_free is finalizing and clearing what is left.
     ShuttingDown,
     /// rcgc_heap_free is running the destroy callbacks of what is left: no
@@ -57,6 +59,7 @@ impl Phase {
             Phase::Clearing => "clearing the garbage of a collection",
             Phase::Freeing => "freeing objects whose refcount reached zero",
             Phase::Callbacks => "running the gc callbacks of a collection",
+            Phase::WeakCallbacks => "running weak reference callbacks of a collection",
             Phase::ShuttingDown => "being freed (rcgc_heap_free)",
             Phase::Sweeping => "destroying its last objects (rcgc_heap_free)",
         }
@@ -99,6 +102,9 @@ pub struct Heap {
     pool: UnsafeCell<Pool>,
     types: UnsafeCell<Vec<NonNull<Type>>>,
     slots_type: Cell<*const Type>,
+    weakref_type: Cell<*const Type>,
+    /// Which objects have weak references (src/weakref.rs).
+    pub(crate) weak: crate::weakref::WeakTable,
     /// Whether any registered type has a finalizer (else collections skip that step).
     has_finalizers: Cell<bool>,
     /// Set when an internal error (a panic) interrupted a collection or a
@@ -173,6 +179,8 @@ impl Heap {
             pool: UnsafeCell::new(Pool::new()),
             types: UnsafeCell::new(Vec::new()),
             slots_type: Cell::new(ptr::null()),
+            weakref_type: Cell::new(ptr::null()),
+            weak: Default::default(),
             has_finalizers: Cell::new(false),
             poisoned: Cell::new(false),
             gc: GcState::new(),
@@ -191,11 +199,13 @@ impl Heap {
         crate::checked::heap_created(config.checked);
         // SAFETY: just created, not shared yet.
         let h = unsafe { heap.as_ref() };
-        match h.register_type(&crate::slots::spec()) {
-            Ok(ty) => {
-                h.slots_type.set(ty);
-                Ok(heap)
-            }
+        let builtins = h.register_type(&crate::slots::spec()).and_then(|slots| {
+            h.slots_type.set(slots);
+            h.weakref_type.set(h.register_type(&crate::weakref::spec())?);
+            Ok(())
+        });
+        match builtins {
+            Ok(()) => Ok(heap),
             Err(e) => {
                 // SAFETY: the heap holds no objects yet and is not used again.
                 unsafe { Heap::destroy(heap) };
@@ -268,6 +278,17 @@ impl Heap {
     /// for identity tests.
     pub(crate) fn slots_type_ptr(&self) -> *const Type {
         self.slots_type.get()
+    }
+
+    /// The built-in weak reference type.
+    pub fn weakref_type(&self) -> &Type {
+        // SAFETY: as for slots_type.
+        unsafe { &*self.weakref_type.get() }
+    }
+
+    /// The built-in weak reference type's address, for identity tests.
+    pub(crate) fn weakref_type_ptr(&self) -> *const Type {
+        self.weakref_type.get()
     }
 
     /// Runs `f` with the allocator. `f` must not call user code.
@@ -440,6 +461,7 @@ impl Heap {
         } else {
             let _ = h.collect(2);
             h.enter(Phase::ShuttingDown);
+            h.clear_all_weakrefs();
         }
         // Finalizers may create objects with finalizers; a bounded number of
         // rounds keeps a finalizer that always makes a new one from looping forever.

@@ -12,10 +12,12 @@
 //! - `refcount`: incref/decref and the iterative deallocation worklist.
 //! - `collector`: generations, thresholds and the cycle-detection algorithm.
 //! - `slots`: the built-in slots object.
+//! - `weakref`: weak references and their table.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+mod addr_map;
 pub mod checked;
 pub mod collector;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod pool;
 pub mod refcount;
 pub mod slots;
 pub mod types;
+pub mod weakref;
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,7 @@ mod heap;
 mod object;
 mod slots;
 mod collector;
+mod weakref;
 
 use std::ffi::c_void;
 
