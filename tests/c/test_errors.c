@@ -181,6 +181,17 @@ static void log_misuse(const char *message, void *ctx) {
 
 /* ---- NULL arguments ---- */
 
+static void gc_callback(rcgc_gc_phase phase, const rcgc_gc_info *info, void *ctx) {
+  (void)phase;
+  (void)info;
+  (void)ctx;
+}
+
+static void count_object(void *obj, void *ctx) {
+  (void)obj;
+  (void)ctx;
+}
+
 static void test_null_arguments(void) {
   rcgc_heap *heap = rcgc_heap_new();
   CHECK(heap != NULL);
@@ -211,6 +222,24 @@ static void test_null_arguments(void) {
   CHECK(tout == NULL);
   EXPECT_RC(rcgc_slots_set(NULL, 0, x), RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_set");
   CHECK_EQ(rcgc_refcount(x), 1);
+  rcgc_gen_stats gs;
+  memset(&gs, 0, sizeof gs);
+  gs.struct_size = sizeof gs;
+  EXPECT_RC(rcgc_get_stats(NULL, 0, &gs), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_stats");
+  EXPECT_RC(rcgc_get_stats(heap, 0, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_stats");
+  EXPECT_RC(rcgc_add_callback(NULL, gc_callback, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_add_callback");
+  EXPECT_RC(rcgc_add_callback(heap, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_add_callback");
+  EXPECT_RC(rcgc_remove_callback(NULL, gc_callback, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_remove_callback");
+  EXPECT_RC(rcgc_remove_callback(heap, gc_callback, NULL), RCGC_ERR_INVALID_ARGUMENT, "rcgc_remove_callback");
+  EXPECT_RC(rcgc_freeze(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_freeze");
+  EXPECT_RC(rcgc_unfreeze(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_unfreeze");
+  EXPECT_RC(rcgc_get_objects(NULL, -1, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_objects");
+  EXPECT_RC(rcgc_get_objects(heap, -1, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_objects");
+  EXPECT_RC(rcgc_get_referrers(NULL, x, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referrers");
+  EXPECT_RC(rcgc_get_referrers(heap, NULL, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referrers");
+  EXPECT_RC(rcgc_get_referrers(heap, x, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referrers");
+  EXPECT_RC(rcgc_get_referents(NULL, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referents");
+  EXPECT_RC(rcgc_get_referents(x, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referents");
 
   /* functions returning a pointer */
   EXPECT_NULL(rcgc_heap_new_with(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_heap_new_with");
@@ -218,10 +247,17 @@ static void test_null_arguments(void) {
   EXPECT_NULL(rcgc_alloc_var(NULL, 64), RCGC_ERR_NULL_ARGUMENT, "rcgc_alloc_var");
   EXPECT_NULL(rcgc_slots_new(NULL, 3), RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_new");
   EXPECT_NULL(rcgc_slots_get(NULL, 0), RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_get");
+  EXPECT_NULL(rcgc_weakref_new(NULL, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_new");
+  EXPECT_NULL(rcgc_weakref_get(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_get");
+  EXPECT_NULL(rcgc_weakref_get(x), RCGC_ERR_INVALID_ARGUMENT, "rcgc_weakref_get");
 
   /* functions returning a value, documented to record the error */
   EXPECT_VALUE(rcgc_refcount(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_refcount");
   EXPECT_VALUE(rcgc_slots_len(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_len");
+  EXPECT_VALUE(rcgc_get_freeze_count(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_get_freeze_count");
+  EXPECT_VALUE(rcgc_is_finalized(NULL), false, RCGC_ERR_NULL_ARGUMENT, "rcgc_is_finalized");
+  EXPECT_VALUE(rcgc_weakref_count(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_count");
+  EXPECT_VALUE(rcgc_is_weakref(NULL), false, RCGC_ERR_NULL_ARGUMENT, "rcgc_is_weakref");
   EXPECT_VOID(rcgc_set_ref(NULL, x), RCGC_ERR_NULL_ARGUMENT, "rcgc_set_ref");
   CHECK_EQ(rcgc_refcount(x), 1);
   EXPECT_VOID(rcgc_clear_ref(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_clear_ref");
