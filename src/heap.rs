@@ -119,7 +119,8 @@ pub struct Heap {
     /// Where pending objects go when `pending` cannot grow: a list linked
     /// through their (refcnt, gc) words, which dead objects no longer need.
     pub(crate) overflow: Cell<*const Header>,
-    pub(crate) draining: Cell<bool>,
+    /// How many objects are being freed inside each other (src/refcount.rs).
+    pub(crate) free_depth: Cell<u32>,
     live: Cell<usize>,
     pub(crate) tracked: Cell<usize>,
     allocated_total: Cell<usize>,
@@ -187,7 +188,7 @@ impl Heap {
             phase: Cell::new(Phase::Idle),
             pending: UnsafeCell::new(Vec::new()),
             overflow: Cell::new(ptr::null()),
-            draining: Cell::new(false),
+            free_depth: Cell::new(0),
             live: Cell::new(0),
             tracked: Cell::new(0),
             allocated_total: Cell::new(0),

@@ -331,7 +331,10 @@ impl Heap {
             // SAFETY: heads are live weak reference objects.
             let wr = unsafe { &*self.weak.head(referent) };
             self.unlink(wr);
-            if payload(wr).callback.get().is_some() && call_back(wr) {
+            // A weak reference whose own count reached zero is being freed
+            // (it waits on the pending list): it does not call back, as in
+            // CPython's PyObject_ClearWeakRefs.
+            if payload(wr).callback.get().is_some() && wr.refcnt() > 0 && call_back(wr) {
                 due.push(wr);
             }
         }

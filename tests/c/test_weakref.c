@@ -390,6 +390,35 @@ static void callback_may_work(void) {
   rcgc_heap_free(heap);
 }
 
+/* Freeing deeper than 50 objects inside each other defers the rest (CPython's
+ * trashcan): a weak reference whose count reached zero there and which waits
+ * to be freed when its referent dies does not call back, as in CPython
+ * (PyObject_ClearWeakRefs skips weak references with refcount 0), and it is
+ * freed exactly once.
+ *   c[i].a = c[i + 1] for i < 49; c[49].a = w; c[49].b = c50; c50.a = t
+ *   w = weakref.ref(t, cb); del everything but c[0]; del c[0]: log -> []  (CPython 3.11) */
+static void deferred_weakref_does_not_call_back(void) {
+  rcgc_heap *heap = fresh_heap();
+  enum { DEPTH = 50 };
+  void *c[DEPTH];
+  for (int i = 0; i < DEPTH; i++) c[i] = rcgc_slots_new(heap, 2);
+  for (int i = 0; i + 1 < DEPTH; i++) CHECK_RC(rcgc_slots_set(c[i], 0, c[i + 1]), RCGC_OK);
+  void *c50 = rcgc_slots_new(heap, 1), *t = rcgc_slots_new(heap, 1);
+  void *w = rcgc_weakref_new(t, log_callback, (void *)"w");
+  CHECK_RC(rcgc_slots_set(c[DEPTH - 1], 0, w), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(c[DEPTH - 1], 1, c50), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(c50, 0, t), RCGC_OK);
+  rcgc_decref(w);
+  rcgc_decref(t);
+  rcgc_decref(c50);
+  for (int i = 1; i < DEPTH; i++) rcgc_decref(c[i]);
+  reset_log();
+  rcgc_decref(c[0]);
+  CHECK_EQ(n_events, 0);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
 /* Weak references to weak references and to untracked objects work too (in
  * CPython, weakref objects themselves cannot be weakly referenced; rcgc
  * accepts any object). */
@@ -462,6 +491,7 @@ int main(void) {
   resurrection();
   made_during_finalization();
   callback_may_work();
+  deferred_weakref_does_not_call_back();
   any_object();
   heap_free_clears();
   bad_input();
