@@ -119,8 +119,7 @@ pub struct Heap {
     /// Where pending objects go when `pending` cannot grow: a list linked
     /// through their (refcnt, gc) words, which dead objects no longer need.
     pub(crate) overflow: Cell<*const Header>,
-    /// How many objects are being freed inside each other (src/refcount.rs).
-    pub(crate) free_depth: Cell<u32>,
+    pub(crate) draining: Cell<bool>,
     live: Cell<usize>,
     pub(crate) tracked: Cell<usize>,
     allocated_total: Cell<usize>,
@@ -188,7 +187,7 @@ impl Heap {
             phase: Cell::new(Phase::Idle),
             pending: UnsafeCell::new(Vec::new()),
             overflow: Cell::new(ptr::null()),
-            free_depth: Cell::new(0),
+            draining: Cell::new(false),
             live: Cell::new(0),
             tracked: Cell::new(0),
             allocated_total: Cell::new(0),

@@ -9,7 +9,7 @@
 //! - `pool`: the per-heap size-class allocator, which can also walk every live object.
 //! - `types`: registered object types and their callbacks.
 //! - `heap`: the heap (types, generations, allocator, stats, limits, misuse reports).
-//! - `refcount`: incref/decref and freeing with bounded recursion and a worklist.
+//! - `refcount`: incref/decref and the iterative deallocation worklist.
 //! - `collector`: generations, thresholds and the cycle-detection algorithm.
 //! - `slots`: the built-in slots object.
 //! - `weakref`: weak references and their table.

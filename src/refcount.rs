@@ -1,13 +1,11 @@
 //! Reference counting and the deallocation worklist.
 //!
-//! When a count reaches zero the object is untracked and freed: finalize (once
-//! per object ever, with the count briefly 1 so the finalizer may resurrect),
-//! clear its weak references and run their callbacks (src/weakref.rs), clear
-//! (which decrefs the children), destroy, then the memory goes. Children whose
-//! count reaches zero are freed at once, depth first as in CPython, up to a
-//! depth of MAX_FREE_DEPTH; deeper ones wait on the heap's pending list, which
-//! the outermost call drains (CPython's trashcan). Freeing a chain of any
-//! length uses bounded C stack.
+//! When a count reaches zero the object is untracked and pushed on the heap's
+//! pending list; one loop (the outermost) drains it: finalize (once per object
+//! ever, with the count briefly 1 so the finalizer may resurrect), clear its
+//! weak references and run their callbacks (src/weakref.rs), clear (which
+//! decrefs the children and so pushes more work instead of recursing), destroy,
+//! then the memory goes. Freeing a chain of any length uses constant C stack.
 
 use std::ptr;
 
@@ -54,13 +52,6 @@ fn decref_of_dead(header: &Header, func: &'static str) {
     ));
 }
 
-/// How deep freeing may recurse (CPython's trashcan limit, _PyTrash_UNWIND_LEVEL).
-/// Up to it, an object whose count reaches zero inside another object's
-/// callbacks is freed at once, depth first, in the order CPython's recursive
-/// deallocation frees it; past it, it waits on the pending list, so the C
-/// stack stays bounded whatever the length of a chain.
-const MAX_FREE_DEPTH: u32 = 50;
-
 impl Heap {
     /// Called when `header`'s count has just reached zero.
     pub(crate) fn release(&self, header: &Header) {
@@ -77,27 +68,11 @@ impl Heap {
             return;
         }
         self.untrack_dead(header);
-        let depth = self.free_depth.get();
-        if depth >= MAX_FREE_DEPTH {
+        if self.draining.get() {
             self.push_pending(header);
-            return;
+        } else {
+            self.drain(header);
         }
-        let _poison = crate::heap::PoisonOnUnwind(self);
-        self.free_depth.set(depth + 1);
-        let outer = self.phase();
-        if outer == Phase::Idle {
-            self.enter(Phase::Freeing);
-        }
-        self.free_object(header);
-        if depth == 0 {
-            while let Some(h) = self.pop_pending() {
-                self.free_object(h);
-            }
-        }
-        if outer == Phase::Idle {
-            self.enter(Phase::Idle);
-        }
-        self.free_depth.set(depth);
     }
 
     fn push_pending(&self, header: &Header) {
@@ -140,53 +115,65 @@ impl Heap {
         }
     }
 
-    /// Finalizes, clears, destroys and frees one object whose count reached
-    /// zero. Decrefs its callbacks make free further objects at once (up to
-    /// MAX_FREE_DEPTH) or push them on the pending list.
-    fn free_object(&self, h: &Header) {
-        let ty = h.ty();
-        if let Some(finalize) = ty.finalize
-            && !h.finalized()
-        {
-            h.set_finalized();
-            // Like CPython's subtype_dealloc: the object is tracked again
-            // while its finalizer runs, so a resurrected cycle is found later.
+    /// Frees `first`, then pending objects until none is left. Callbacks run
+    /// here at a constant depth; decrefs they make push more work onto the list.
+    fn drain(&self, first: &Header) {
+        let _poison = crate::heap::PoisonOnUnwind(self);
+        self.draining.set(true);
+        let outer = self.phase();
+        if outer == Phase::Idle {
+            self.enter(Phase::Freeing);
+        }
+        let mut next = Some(first);
+        while let Some(h) = next.take().or_else(|| self.pop_pending()) {
+            let ty = h.ty();
+            if let Some(finalize) = ty.finalize
+                && !h.finalized()
+            {
+                h.set_finalized();
+                // Like CPython's subtype_dealloc: the object is tracked again
+                // while its finalizer runs, so a resurrected cycle is found later.
+                if ty.is_gc() {
+                    let _ = self.track(h);
+                }
+                h.set_refcnt(1);
+                // SAFETY: the object is alive (count 1) for the finalizer.
+                unsafe { finalize(h.payload()) };
+                match h.refcnt() {
+                    1 => {
+                        h.set_refcnt(0);
+                        self.untrack_dead(h);
+                    }
+                    IMMORTAL => continue,
+                    rc => {
+                        // Resurrected: the finalizer kept a reference.
+                        h.set_refcnt(rc - 1);
+                        continue;
+                    }
+                }
+            }
+            if h.weakly_referenced() {
+                self.weakly_referenced_dies(h);
+            }
+            if std::ptr::eq(ty, self.slots_type_ptr()) {
+                crate::slots::clear_dead(h);
+            } else if let Some(clear) = ty.clear {
+                // SAFETY: the object is dead and untracked; clear drops its references.
+                unsafe { clear(h.payload()) };
+            }
+            if let Some(destroy) = ty.destroy {
+                // SAFETY: as above; destroy releases foreign resources.
+                unsafe { destroy(h.payload()) };
+            }
             if ty.is_gc() {
-                let _ = self.track(h);
+                self.gc.count_deallocation();
             }
-            h.set_refcnt(1);
-            // SAFETY: the object is alive (count 1) for the finalizer.
-            unsafe { finalize(h.payload()) };
-            match h.refcnt() {
-                1 => {
-                    h.set_refcnt(0);
-                    self.untrack_dead(h);
-                }
-                IMMORTAL => return,
-                rc => {
-                    // Resurrected: the finalizer kept a reference.
-                    h.set_refcnt(rc - 1);
-                    return;
-                }
-            }
+            self.release_memory(h);
         }
-        if h.weakly_referenced() {
-            self.weakly_referenced_dies(h);
+        if outer == Phase::Idle {
+            self.enter(Phase::Idle);
         }
-        if std::ptr::eq(ty, self.slots_type_ptr()) {
-            crate::slots::clear_dead(h);
-        } else if let Some(clear) = ty.clear {
-            // SAFETY: the object is dead and untracked; clear drops its references.
-            unsafe { clear(h.payload()) };
-        }
-        if let Some(destroy) = ty.destroy {
-            // SAFETY: as above; destroy releases foreign resources.
-            unsafe { destroy(h.payload()) };
-        }
-        if ty.is_gc() {
-            self.gc.count_deallocation();
-        }
-        self.release_memory(h);
+        self.draining.set(false);
     }
 }
 

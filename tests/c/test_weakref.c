@@ -390,11 +390,10 @@ static void callback_may_work(void) {
   rcgc_heap_free(heap);
 }
 
-/* Freeing deeper than 50 objects inside each other defers the rest (CPython's
- * trashcan): a weak reference whose count reached zero there and which waits
- * to be freed when its referent dies does not call back, as in CPython
- * (PyObject_ClearWeakRefs skips weak references with refcount 0), and it is
- * freed exactly once.
+/* A weak reference whose count reached zero and which waits on the freeing
+ * worklist when its referent dies does not call back, as in CPython
+ * (PyObject_ClearWeakRefs skips weak references with refcount 0; there this
+ * happens past its trashcan depth of 50), and it is freed exactly once.
  *   c[i].a = c[i + 1] for i < 49; c[49].a = w; c[49].b = c50; c50.a = t
  *   w = weakref.ref(t, cb); del everything but c[0]; del c[0]: log -> []  (CPython 3.11) */
 static void deferred_weakref_does_not_call_back(void) {

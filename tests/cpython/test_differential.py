@@ -225,6 +225,12 @@ def random_graph(seed, finalizers, weak=False):
             weak_nodes.discard(rng.randrange(n))
         for i in weak_nodes:
             edges[i] = (None, None)
+        # Weak nodes are held by the program or by nobody, never by a node:
+        # a weak reference freed by the same decref as its referent calls back
+        # or not depending on the freeing order, which is CPython's recursive
+        # one there and rcgc's worklist here (README, Ownership rules).
+        for i, (a, b) in enumerate(edges):
+            edges[i] = tuple(None if t in weak_nodes else t for t in (a, b))
     fin = {}
     if finalizers:
         p_fin = rng.choice([0.25, 0.5, 1.0])
@@ -253,6 +259,16 @@ NAMED_GRAPHS = {
     ),
     "both partners resurrect each other": Graph(2, [(1, None), (0, None)], [], {0: "a", 1: "a"}),
     "refcount death resurrects (no cycle)": Graph(2, [(1, None), (None, None)], [], {0: "a", 1: "self"}),
+    "weak reference inside the garbage cycle of its referent": Graph(
+        3, [(1, 2), (0, None), (None, None)], [], weak={2: 0}
+    ),
+    "weak reference in a garbage cycle, referent held": Graph(
+        4, [(1, 2), (0, None), (None, None), (None, None)], [3], weak={2: 3}
+    ),
+    "held weak reference to a garbage cycle": Graph(3, [(1, None), (0, None), (None, None)], [2], weak={2: 0}),
+    "weak reference held by a finalizer's cycle": Graph(
+        3, [(1, 2), (0, None), (None, None)], [], {0: "b", 1: "none"}, weak={2: 1}
+    ),
 }
 
 
