@@ -13,6 +13,7 @@ use std::fmt;
 use std::ptr::{self, NonNull};
 
 use crate::collector::GcState;
+use crate::debug::DebugState;
 use crate::error::Error;
 use crate::header::{HEADER_SIZE, Header};
 use crate::pool::Pool;
@@ -44,6 +45,8 @@ pub enum Phase {
     WeakCallbacks,
     /// rcgc_heap_free is finalizing and clearing what is left.
     ShuttingDown,
+    /// The debug output sink (rcgc_set_debug_output) is running.
+    Reporting,
     /// rcgc_heap_free is running the destroy callbacks of what is left: no
     /// allocation, and reaching a count of zero frees nothing.
     Sweeping,
@@ -61,6 +64,7 @@ impl Phase {
             Phase::Callbacks => "running the gc callbacks of a collection",
             Phase::WeakCallbacks => "running weak reference callbacks of a collection",
             Phase::ShuttingDown => "being freed (rcgc_heap_free)",
+            Phase::Reporting => "writing gc debug output (rcgc_set_debug_output)",
             Phase::Sweeping => "destroying its last objects (rcgc_heap_free)",
         }
     }
@@ -113,6 +117,8 @@ pub struct Heap {
     poisoned: Cell<bool>,
     /// The collector's generations, counts and thresholds.
     pub(crate) gc: GcState,
+    /// The debug flags, their output and the garbage list (src/debug.rs).
+    pub(crate) debug: DebugState,
     phase: Cell<Phase>,
     /// Objects whose refcount reached zero, waiting for the freeing loop.
     pub(crate) pending: UnsafeCell<Vec<*const Header>>,
@@ -184,6 +190,7 @@ impl Heap {
             has_finalizers: Cell::new(false),
             poisoned: Cell::new(false),
             gc: GcState::new(),
+            debug: DebugState::default(),
             phase: Cell::new(Phase::Idle),
             pending: UnsafeCell::new(Vec::new()),
             overflow: Cell::new(ptr::null()),
@@ -301,7 +308,7 @@ impl Heap {
     }
 
     /// The allocator, read-only.
-    fn pool(&self) -> &Pool {
+    pub(crate) fn pool(&self) -> &Pool {
         // SAFETY: mutable borrows (with_pool) never span user code and never
         // happen while this one lives (see with_pool).
         unsafe { &*self.pool.get() }
@@ -444,8 +451,10 @@ impl Heap {
         Ok(all)
     }
 
-    /// Shutdown: collects, finalizes every object not yet finalized, clears
-    /// every container, then destroys and frees everything left, and the heap.
+    /// Shutdown: collects, reports what is left under RCGC_DEBUG_LEAK and
+    /// releases the garbage list, finalizes every object not yet finalized,
+    /// clears every container, then destroys and frees everything left, and
+    /// the heap.
     ///
     /// # Safety
     /// `heap` must come from `Heap::new` and not be used again; no callback of
@@ -462,6 +471,10 @@ impl Heap {
             let _ = h.collect(2);
             h.enter(Phase::ShuttingDown);
             h.clear_all_weakrefs();
+            // Under RCGC_DEBUG_LEAK, what survived; then the garbage list's
+            // references go, so that what it held is freed with the rest.
+            h.report_leaks();
+            h.release_garbage("rcgc_heap_free");
         }
         // Finalizers may create objects with finalizers; a bounded number of
         // rounds keeps a finalizer that always makes a new one from looping forever.

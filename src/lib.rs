@@ -11,6 +11,7 @@
 //! - `heap`: the heap (types, generations, allocator, stats, limits, misuse reports).
 //! - `refcount`: incref/decref and the iterative deallocation worklist.
 //! - `collector`: generations, thresholds and the cycle-detection algorithm.
+//! - `debug`: the debug flags, their output, the garbage list and the leak report.
 //! - `slots`: the built-in slots object.
 //! - `weakref`: weak references and their table.
 
@@ -20,6 +21,7 @@
 mod addr_map;
 pub mod checked;
 pub mod collector;
+pub mod debug;
 pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;

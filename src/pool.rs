@@ -231,16 +231,22 @@ impl Pool {
     /// Retires an object's block without making it reusable (checked mode's
     /// quarantine): the header stays, marked Freed, until the pool goes.
     pub fn retire(&mut self, header: &Header) {
-        let block = header as *const Header as *mut u8;
-        let size = if header.is_large() {
+        let size = self.block_bytes(header);
+        header.mark_freed();
+        self.bytes_in_use -= size;
+    }
+
+    /// The bytes a live object of this pool is charged in `bytes_in_use`
+    /// (its block, and the prefix of a large block).
+    pub fn block_bytes(&self, header: &Header) -> usize {
+        let block = header as *const Header as *const u8;
+        if header.is_large() {
             // SAFETY: large blocks carry their prefix, with the size.
             unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).size }
         } else {
             // SAFETY: small blocks live in an arena whose first word is the block size.
             unsafe { ((block as usize & !(ARENA_SIZE - 1)) as *const usize).read() }
-        };
-        header.mark_freed();
-        self.bytes_in_use -= size;
+        }
     }
 
     /// Calls `f` with every live object's header. Nothing may allocate from or

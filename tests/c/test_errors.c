@@ -179,6 +179,13 @@ static void log_misuse(const char *message, void *ctx) {
   printf("  misuse handler: %s\n", log->last);
 }
 
+/* An rcgc_object_fn that must not be called. */
+static void never_called(void *obj, void *ctx) {
+  (void)obj;
+  (void)ctx;
+  CHECK(!"called");
+}
+
 /* ---- NULL arguments ---- */
 
 static void gc_callback(rcgc_gc_phase phase, const rcgc_gc_info *info, void *ctx) {
@@ -240,6 +247,11 @@ static void test_null_arguments(void) {
   EXPECT_RC(rcgc_get_referrers(heap, x, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referrers");
   EXPECT_RC(rcgc_get_referents(NULL, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referents");
   EXPECT_RC(rcgc_get_referents(x, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referents");
+  EXPECT_RC(rcgc_set_debug(NULL, RCGC_DEBUG_STATS), RCGC_ERR_NULL_ARGUMENT, "rcgc_set_debug");
+  EXPECT_RC(rcgc_set_debug_output(NULL, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_set_debug_output");
+  EXPECT_RC(rcgc_get_garbage(NULL, never_called, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_garbage");
+  EXPECT_RC(rcgc_get_garbage(heap, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_garbage");
+  EXPECT_RC(rcgc_clear_garbage(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_clear_garbage");
 
   /* functions returning a pointer */
   EXPECT_NULL(rcgc_heap_new_with(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_heap_new_with");
@@ -273,6 +285,8 @@ static void test_null_arguments(void) {
   EXPECT_NEUTRAL(rcgc_is_tracked(NULL) == false);
   EXPECT_NEUTRAL(rcgc_type_of(NULL) == NULL);
   EXPECT_NEUTRAL(rcgc_type_name(NULL) == NULL);
+  EXPECT_NEUTRAL(rcgc_get_debug(NULL) == 0);
+  EXPECT_NEUTRAL(rcgc_get_garbage_count(NULL) == 0);
   rcgc_incref(NULL);
   rcgc_decref(NULL);
   rcgc_heap_free(NULL);
@@ -314,6 +328,22 @@ static void test_ranges(void) {
   }
   CHECK_EQ(out, 12345);
   CHECK_COUNTS(heap, 0, 0, 0); /* nothing ran */
+
+  /* debug flags: bits that are not RCGC_DEBUG_* flags; the flags do not change */
+  CHECK_RC(rcgc_set_debug(heap, RCGC_DEBUG_STATS), RCGC_OK);
+  int flags[] = {8, 16, 64, RCGC_DEBUG_LEAK | 128, -1, INT_MAX, INT_MIN};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+    char call[64], number[32];
+    snprintf(call, sizeof call, "rcgc_set_debug(heap, %d)", flags[i]);
+    snprintf(number, sizeof number, "flags %d ", flags[i]);
+    prime("rcgc_set_debug");
+    rcgc_result r = rcgc_set_debug(heap, flags[i]);
+    expect_error(__FILE__, __LINE__, call, r != RCGC_OK, r, RCGC_ERR_INVALID_ARGUMENT,
+                 "rcgc_set_debug");
+    CHECK_CONTAINS(rcgc_last_error(), number); /* names the offending value */
+  }
+  CHECK_EQ(rcgc_get_debug(heap), RCGC_DEBUG_STATS);
+  CHECK_RC(rcgc_set_debug(heap, 0), RCGC_OK);
 
   /* result names */
   int unknown[] = {9, 10, -1, 1000, INT_MAX, INT_MIN};

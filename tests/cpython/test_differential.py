@@ -15,6 +15,10 @@ resurrected, how many objects are alive. A second test replays a random
 sequence of allocations, deallocations, cycles and young-generation collections
 with small thresholds and automatic collection on, and compares
 ``gc.get_count()`` after every step (and what each ``gc.collect(g)`` returned).
+A third collects the graphs under ``gc.DEBUG_SAVEALL`` and compares what the
+collection returned, which objects ``gc.garbage`` holds and that they are
+uncleared, which finalizers ran, and what the next collection returns once the
+list is emptied.
 
 Run with ``python3 -m pytest -q tests/cpython`` after ``cargo build``; the
 library is ``$RCGC_LIB`` or ``<repo>/target/debug/librcgc.so``.
@@ -531,7 +535,10 @@ def rcgc_replay(g):
         w.close()
 
 
-def _rcgc_replay(w, g):
+def _rcgc_build(w, g):
+    """Build g in w's heap, with automatic collection off. Returns the objects
+    in index order, index_of (pointer -> index), the held references and
+    get(p, k), the reference in field k of object p."""
     ok(lib.rcgc_disable(w.heap), "rcgc_disable")
     w.actions = dict(g.fin)
     ptrs = [None] * g.n
@@ -575,7 +582,11 @@ def _rcgc_replay(w, g):
         held.append(ptrs[i])
     for p in ptrs:  # drop the names, in index order
         lib.rcgc_decref(p)
+    return ptrs, index_of, held, get
 
+
+def _rcgc_replay(w, g):
+    ptrs, index_of, held, get = _rcgc_build(w, g)
     refcount_errors = []
 
     def snapshot(step, collected):
@@ -731,6 +742,126 @@ def test_seed_walkthrough_counts():
         assert w.collect(2) == 1
     finally:
         w.close()
+
+
+# ---------------------------------------------------------------------------
+# gc.DEBUG_SAVEALL and gc.garbage
+# ---------------------------------------------------------------------------
+
+OBJECT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+_proto("rcgc_set_debug", c_int, c_void_p, c_int)
+_proto("rcgc_get_garbage", c_int, c_void_p, OBJECT_FN, c_void_p)
+_proto("rcgc_get_garbage_count", c_size_t, c_void_p)
+_proto("rcgc_clear_garbage", c_int, c_void_p)
+RCGC_DEBUG_SAVEALL = 32
+
+
+@dataclass
+class Saved:
+    """One collection under DEBUG_SAVEALL, then one more after del gc.garbage[:]."""
+
+    collected: int  # what the collection returned
+    garbage: list  # the indices in the garbage list (sorted)
+    edges: dict  # index in the garbage list -> (a, b) it still points to (uncleared)
+    finalized: list  # indices whose finalizer ran (sorted)
+    resurrected: list  # indices in RESURRECTED (sorted, with repeats)
+    collected_after_release: int  # flags off, list emptied: what the next collection returns
+
+
+def cpython_saveall(g):
+    CP_ACTIONS.clear()
+    CP_FINALIZED.clear()
+    CP_RESURRECTED.clear()
+    CP_ERRORS.clear()
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    assert gc.garbage == []
+    held = []
+    try:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        held, ids = _cp_build(g)
+        collected = gc.collect()
+
+        def idx(o):
+            return None if o is None else ids[id(o)]
+
+        garbage = [ids[id(o)] for o in gc.garbage]
+        edges = {ids[id(o)]: (idx(o.a), idx(o.b)) for o in gc.garbage}
+        gc.set_debug(0)
+        del gc.garbage[:]
+        return Saved(
+            collected,
+            sorted(garbage),
+            edges,
+            sorted(CP_FINALIZED),
+            sorted(ids[id(o)] for o in CP_RESURRECTED),
+            gc.collect(),
+        )
+    finally:
+        gc.set_debug(0)
+        del gc.garbage[:]
+        # Free what is left while CP_ACTIONS still knows it: finalizers may
+        # resurrect again, and each runs once.
+        for _ in range(g.n + 2):
+            held.clear()
+            CP_RESURRECTED.clear()
+            gc.collect()
+        CP_ACTIONS.clear()
+        if was_enabled:
+            gc.enable()
+
+
+def rcgc_saveall(g):
+    w = RcgcWorld()
+    try:
+        ok(lib.rcgc_set_debug(w.heap, RCGC_DEBUG_SAVEALL), "rcgc_set_debug")
+        w.actions = dict(g.fin)
+        ptrs, index_of, held, get = _rcgc_build(w, g)
+        collected = w.collect(2)
+        saved = []
+        keep = OBJECT_FN(lambda obj, ctx: saved.append(obj))
+        ok(lib.rcgc_get_garbage(w.heap, keep, None), "rcgc_get_garbage")
+        assert lib.rcgc_get_garbage_count(w.heap) == len(saved)
+        edges = {}
+        for p in saved:
+            a, b = get(p, 0), get(p, 1)
+            edges[index_of[p]] = (index_of[a] if a else None, index_of[b] if b else None)
+        ok(lib.rcgc_set_debug(w.heap, 0), "rcgc_set_debug")
+        ok(lib.rcgc_clear_garbage(w.heap), "rcgc_clear_garbage")
+        assert w.errors == [] and w.misuse == []
+        return Saved(
+            collected,
+            sorted(index_of[p] for p in saved),
+            edges,
+            sorted(w.finalized),
+            sorted(index_of[p] for p in w.resurrected),
+            w.collect(2),
+        )
+    finally:
+        w.close()
+
+
+def compare_saveall(g, label):
+    rc = rcgc_saveall(g)
+    cp = cpython_saveall(g)
+    assert not CP_ERRORS, f"{label}: CPython finalizer errors: {CP_ERRORS}"
+    if rc != cp:
+        pytest.fail(
+            f"{label}: under DEBUG_SAVEALL rcgc and CPython disagree on this graph:\n"
+            f"{g.as_python()}\n\nCPython: {cp}\nrcgc:    {rc}",
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize("name", list(NAMED_GRAPHS))
+def test_saveall_named_graph(name):
+    compare_saveall(NAMED_GRAPHS[name], name)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_saveall_random_graph_with_finalizers(seed):
+    compare_saveall(random_graph(2_000_000 + seed, finalizers=True), f"random graph with finalizers, seed {seed}")
 
 
 # ---------------------------------------------------------------------------
