@@ -854,7 +854,8 @@ def compare_saveall(g, label):
         )
 
 
-@pytest.mark.parametrize("name", list(NAMED_GRAPHS))
+# The SAVEALL comparison reads the saved objects' fields: graphs without weak nodes.
+@pytest.mark.parametrize("name", [name for name, g in NAMED_GRAPHS.items() if not g.weak])
 def test_saveall_named_graph(name):
     compare_saveall(NAMED_GRAPHS[name], name)
 
