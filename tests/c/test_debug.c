@@ -317,6 +317,23 @@ static void collectable_lines(void) {
   CHECK_EQ(finalized, 2);
   CHECK_EQ(lines_when_finalized, 2);
   CHECK_EQ(destroyed, 2);
+
+  /* A line longer than 511 bytes (a long type name) is cut there. */
+  static char long_name[701];
+  memset(long_name, 'L', sizeof long_name - 1);
+  rcgc_type_spec spec = {long_name, sizeof(node), node_traverse, node_clear, NULL, NULL};
+  rcgc_type *long_type = NULL;
+  CHECK_RC(rcgc_type_register(heap, &spec, &long_type), RCGC_OK);
+  node *self = rcgc_alloc(long_type);
+  rcgc_set_ref(&self->x, self);
+  rcgc_decref(self);
+  out.n = 0;
+  CHECK_RC(rcgc_collect(heap, 2, &found), RCGC_OK);
+  CHECK_EQ(found, 1);
+  CHECK_EQ(out.n, 1);
+  CHECK_EQ(strlen(out.line[0]), 511);
+  CHECK(strncmp(out.line[0], "gc: collectable <LLLL", 21) == 0);
+  CHECK_EQ(out.line[0][510], 'L');
   rcgc_heap_free(heap);
 }
 
