@@ -100,6 +100,36 @@ typedef enum rcgc_gc_phase {
 } rcgc_gc_phase;
 
 /**
+ * The debug flags of rcgc_set_debug (gc.DEBUG_*), with CPython's values;
+ * combine them with `|`.
+ */
+typedef enum rcgc_debug_flag {
+  /**
+   * Statistics at the start and end of every collection (gc.DEBUG_STATS).
+   */
+  RCGC_DEBUG_STATS = 1,
+  /**
+   * Each unreachable object a collection finds (gc.DEBUG_COLLECTABLE).
+   */
+  RCGC_DEBUG_COLLECTABLE = 2,
+  /**
+   * Accepted and silent: rcgc never has uncollectable objects
+   * (gc.DEBUG_UNCOLLECTABLE).
+   */
+  RCGC_DEBUG_UNCOLLECTABLE = 4,
+  /**
+   * Keep unreachable objects alive and uncleared in the garbage list
+   * instead of clearing them (gc.DEBUG_SAVEALL).
+   */
+  RCGC_DEBUG_SAVEALL = 32,
+  /**
+   * COLLECTABLE | UNCOLLECTABLE | SAVEALL (gc.DEBUG_LEAK); with all three
+   * set, rcgc_heap_free also reports the objects still alive, by type.
+   */
+  RCGC_DEBUG_LEAK = 38,
+} rcgc_debug_flag;
+
+/**
  * The formats of rcgc_export_graph (passed as an int).
  */
 typedef enum rcgc_graph_format {
@@ -331,7 +361,8 @@ typedef struct rcgc_gen_stats {
   size_t collected;
   /**
    * Objects that could not be collected (always 0: rcgc has no legacy
-   * finalizers; RCGC_DEBUG_SAVEALL will count here).
+   * finalizers; objects RCGC_DEBUG_SAVEALL keeps in the garbage list count
+   * as collected, as in CPython).
    */
   size_t uncollectable;
   /**
@@ -381,6 +412,23 @@ typedef void (*rcgc_gc_callback_fn)(enum rcgc_gc_phase phase,
  * rcgc_get_objects, rcgc_get_referrers or rcgc_get_referents.
  */
 typedef void (*rcgc_object_fn)(void *obj, void *ctx);
+
+/**
+ * A weak reference's callback: called once, when its referent dies while the
+ * weak reference is alive, with the weak reference (a borrowed reference,
+ * whose rcgc_weakref_get already returns NULL) and the `ctx` given to
+ * rcgc_weakref_new. It may allocate, incref, decref and create weak
+ * references; rcgc_collect from it fails with RCGC_ERR_REENTRANT when it runs
+ * inside a collection.
+ */
+typedef void (*rcgc_weakref_fn)(void *weakref, void *ctx);
+
+/**
+ * Receives gc debug output (rcgc_set_debug_output): called once per line
+ * with the line NUL-terminated and without a trailing newline; `line` is
+ * valid only during the call.
+ */
+typedef void (*rcgc_debug_fn)(const char *line, void *ctx);
 
 /**
  * Receives `len` bytes of output at `data` (not NUL-terminated, valid only
@@ -880,6 +928,156 @@ RCGC_MUST_USE enum rcgc_result rcgc_get_referents(const void *obj, rcgc_object_f
  * `obj` must be NULL or a live object.
  */
 bool rcgc_is_finalized(const void *obj);
+
+/**
+ * A weak reference to `obj` (weakref.ref(obj, callback)): an object of the
+ * built-in tracked type "rcgc.weakref", returned as a new reference that the
+ * caller releases with rcgc_decref like any object (it may also be stored in
+ * slots or in the caller's own objects). It does not keep `obj` alive:
+ * rcgc_weakref_get returns `obj` while it lives and NULL afterwards.
+ *
+ * When `obj` dies while the weak reference is alive, `callback` (if not
+ * NULL) is called once with the weak reference and `ctx`, after the weak
+ * reference was cleared. In a collection, CPython's rules apply: weak
+ * references to unreachable objects are cleared before any finalizer runs,
+ * and the callback of a weak reference that is itself unreachable never runs.
+ *
+ * Without a callback, the weak reference `obj` already has without one is
+ * returned (a new reference to it), as weakref.ref(obj) does; `ctx` is
+ * then ignored. Any object may be weakly referenced; objects that never are
+ * pay nothing for the feature. NULL on failure: RCGC_ERR_NULL_ARGUMENT,
+ * RCGC_ERR_INVALID_OBJECT (obj is being freed), RCGC_ERR_NO_MEMORY,
+ * RCGC_ERR_MEMORY_LIMIT, RCGC_ERR_REENTRANT (inside a traverse callback).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object; `callback`, if not NULL, must be safe
+ * to call with `ctx` until it has run or the weak reference is freed.
+ */
+void *rcgc_weakref_new(void *obj, rcgc_weakref_fn callback, void *ctx);
+
+/**
+ * The referent of the weak reference `weakref`, as a new reference the
+ * caller must release, or NULL once the referent has died (not an error:
+ * the last error is left as it was). NULL with RCGC_ERR_NULL_ARGUMENT or
+ * RCGC_ERR_INVALID_ARGUMENT (weakref is not a weak reference) on bad input.
+ *
+ * # Safety
+ * `weakref` must be NULL or a live object.
+ */
+void *rcgc_weakref_get(const void *weakref);
+
+/**
+ * The number of weak references to `obj` (weakref.getweakrefcount); 0 for
+ * NULL (with RCGC_ERR_NULL_ARGUMENT).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+size_t rcgc_weakref_count(const void *obj);
+
+/**
+ * Whether `obj` is a weak reference object; false for NULL (with
+ * RCGC_ERR_NULL_ARGUMENT).
+ *
+ * # Safety
+ * `obj` must be NULL or a live object.
+ */
+bool rcgc_is_weakref(const void *obj);
+
+/**
+ * Sets the debug flags (gc.set_debug(flags)): a combination of the
+ * rcgc_debug_flag values, 0 for none. RCGC_DEBUG_STATS writes statistics at
+ * the start and end of every collection, automatic or explicit, in
+ * CPython's words ("gc: collecting generation 2...", "gc: objects in each
+ * generation: 3 0 1", "gc: objects in permanent generation: 0", "gc: done,
+ * 2 unreachable, 0 uncollectable, 0.0001s elapsed").
+ * RCGC_DEBUG_COLLECTABLE writes "gc: collectable <TYPE 0xADDR>" for each
+ * unreachable object, ADDR being the object's pointer as printf's %p shows
+ * it, before its finalizer runs. RCGC_DEBUG_UNCOLLECTABLE is accepted and
+ * writes nothing: rcgc has no legacy finalizers, so no object is ever
+ * uncollectable. RCGC_DEBUG_SAVEALL keeps each object a collection would
+ * clear alive and uncleared in the garbage list (rcgc_get_garbage) instead;
+ * finalizers still run first, and the objects count as collected. With all
+ * the bits of RCGC_DEBUG_LEAK set, rcgc_heap_free reports, after its
+ * collection and before freeing anything, the objects still alive by type.
+ * Output goes to stderr unless rcgc_set_debug_output set a sink. The flags
+ * are read when a collection starts: a change during a collection applies
+ * from the next one. Errors: RCGC_ERR_NULL_ARGUMENT,
+ * RCGC_ERR_INVALID_ARGUMENT (a bit that is not a debug flag; the flags do
+ * not change).
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_set_debug(struct rcgc_heap *heap, int flags);
+
+/**
+ * The debug flags (gc.get_debug()); 0 for a NULL heap.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+int rcgc_get_debug(const struct rcgc_heap *heap);
+
+/**
+ * Sends the heap's debug output to `fn(line, ctx)` instead of stderr; NULL
+ * `fn` restores stderr (the default). `fn` is called once per line, with
+ * the line NUL-terminated and without a trailing newline (stderr gets the
+ * newline), valid only during the call; lines longer than 511 bytes are
+ * truncated. The sink runs on the heap's thread, sometimes in the middle of
+ * a collection: it may allocate, incref and decref, but rcgc_collect and
+ * rcgc_clear_garbage from it fail with RCGC_ERR_REENTRANT, and it must not
+ * use the addresses it is shown as objects. Errors: RCGC_ERR_NULL_ARGUMENT
+ * (heap NULL).
+ *
+ * # Safety
+ * `heap` must be NULL or live; `fn` is called on the heap's thread with `ctx`.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_set_debug_output(struct rcgc_heap *heap,
+                                       rcgc_debug_fn fn,
+                                       void *ctx);
+
+/**
+ * Calls `fn(obj, ctx)` for every object in the heap's garbage list
+ * (gc.garbage), in the order they were saved: the objects
+ * RCGC_DEBUG_SAVEALL kept instead of clearing them. The list is copied
+ * first and each object is held alive during the call, so `fn` may call
+ * rcgc freely. Errors: RCGC_ERR_NULL_ARGUMENT (heap or fn NULL),
+ * RCGC_ERR_NO_MEMORY.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_get_garbage(struct rcgc_heap *heap,
+                                  rcgc_object_fn fn,
+                                  void *ctx);
+
+/**
+ * The number of objects in the garbage list (len(gc.garbage)); 0 for a
+ * NULL heap.
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+size_t rcgc_get_garbage_count(const struct rcgc_heap *heap);
+
+/**
+ * Empties the garbage list and drops the reference it held to each object
+ * (del gc.garbage[:]). Objects nothing else references are then ordinary
+ * cyclic garbage, which the next collection frees (or, if
+ * RCGC_DEBUG_SAVEALL is still set, saves again); dropping the references
+ * may run finalizers. rcgc_heap_free empties the list itself. Allowed from
+ * gc callbacks (rcgc_add_callback) and from callbacks run by refcounting.
+ * Errors: RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_REENTRANT (from a callback a
+ * collection runs between its start and its end: finalize, clear, destroy;
+ * from the debug sink; from rcgc_heap_free's final destroy callbacks).
+ *
+ * # Safety
+ * `heap` must be NULL or live.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_clear_garbage(struct rcgc_heap *heap);
 
 /**
  * Writes a picture of the heap through `write(data, len, ctx)`: objects and

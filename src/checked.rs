@@ -15,11 +15,10 @@
 //! - Each call that reaches a checked heap enters it for the call's duration;
 //!   a second thread entering while the first is inside is misuse.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use crate::addr_map::AddrMap;
 use crate::error::Error;
 use crate::header::Header;
 use crate::heap::Heap;
@@ -39,29 +38,7 @@ enum Record {
     Type { heap: usize },
 }
 
-/// Hashes an address (the registry's only key): the addresses are 16-byte
-/// aligned and not chosen by an adversary, so a multiplication spreads them
-/// well, several times faster than the default SipHash.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = ((n as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type Map = HashMap<usize, Record, BuildHasherDefault<AddressHasher>>;
+type Map = AddrMap<Record>;
 
 static REGISTRY: Mutex<Option<Map>> = Mutex::new(None);
 

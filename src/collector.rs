@@ -54,19 +54,32 @@
 //!    full collection, compacting generation 2's vector in place) and the rest,
 //!    whose number the count of step 2 gives in advance, to `unreachable`, with
 //!    state Unreachable and their index there in `gc`; freeing or untracking one
-//!    leaves a NULL hole.
+//!    leaves a NULL hole. Under RCGC_DEBUG_SAVEALL room for that number is
+//!    also reserved in the garbage list. RCGC_DEBUG_COLLECTABLE then writes
+//!    the set (src/debug.rs), before anything else happens to it.
+//!
+//!    Then (step 3b, src/weakref.rs) weak references to unreachable objects,
+//!    and unreachable weak references, are cleared, and the callbacks of the
+//!    cleared ones that are not unreachable themselves run (phase WeakCallbacks).
 //! 4. Finalizing: every unreachable object whose type has finalize and which was
 //!    never finalized is marked FINALIZED and finalized (held by an extra
 //!    reference during the call). All of them run before any clear.
 //! 5. If a finalizer ran, the scan of step 2 is repeated over the unreachable
 //!    set alone: objects now referenced from outside it, and what they reach,
 //!    were resurrected and move to the target generation.
+//!
+//!    Then (step 5b) weak references made by finalizers to objects still
+//!    unreachable are cleared without callbacks.
 //! 6. The number returned is the size of the unreachable set now (CPython's
 //!    count: resurrected objects, and objects freed by refcounting during
-//!    finalization, are not counted).
+//!    finalization, are not counted), plus the weak references freed when their
+//!    callbacks of step 3b returned, as CPython 3.11 counts them.
 //! 7. Clearing: each remaining object, held by an extra reference, has its
 //!    clear callback run; refcounting then frees what the cycle held. An object
-//!    still alive after its clear moves to the target generation.
+//!    still alive after its clear moves to the target generation. Under
+//!    RCGC_DEBUG_SAVEALL the object is appended to the heap's garbage list
+//!    instead, with a new reference, and moves to the target generation
+//!    uncleared (CPython's delete_garbage).
 //!
 //! # Invariants
 //!
@@ -108,7 +121,8 @@ pub struct rcgc_gen_stats {
     /// Unreachable objects found by them (what rcgc_collect returns).
     pub collected: usize,
     /// Objects that could not be collected (always 0: rcgc has no legacy
-    /// finalizers; RCGC_DEBUG_SAVEALL will count here).
+    /// finalizers; objects RCGC_DEBUG_SAVEALL keeps in the garbage list count
+    /// as collected, as in CPython).
     pub uncollectable: usize,
     /// Objects examined by them (CPython 3.15's "candidates").
     pub candidates: usize,
@@ -280,7 +294,8 @@ impl GcState {
         }
     }
 
-    fn len(&self, generation: usize) -> usize {
+    /// The number of objects in `generation`.
+    pub(crate) fn len(&self, generation: usize) -> usize {
         with(&self.gens[generation], |v| v.len())
     }
 
@@ -582,6 +597,7 @@ impl Heap {
             ..Default::default()
         };
         self.run_callbacks(rcgc_gc_phase::RCGC_GC_START, &info);
+        self.debug_collection_start(generation);
         let started = Instant::now();
         let result = self.collect_now(generation);
         let duration_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -593,6 +609,7 @@ impl Heap {
             duration_ns: cell.get().duration_ns.saturating_add(duration_ns),
             ..cell.get()
         });
+        self.debug_collection_done(found, duration_ns);
         info.collected = found;
         info.duration_ns = duration_ns;
         self.run_callbacks(rcgc_gc_phase::RCGC_GC_STOP, &info);
@@ -738,11 +755,15 @@ impl Heap {
         let outer = self.enter(Phase::Traversing);
         let scanned = self.scan(&cands, Candidates::generations(g, lens));
         // 3. One pass: survivors to the target generation, the rest to
-        //    `unreachable`. If the scan failed, or `unreachable` cannot get
-        //    room, every candidate survives.
+        //    `unreachable`. If the scan failed, or `unreachable` (or, under
+        //    RCGC_DEBUG_SAVEALL, the garbage list) cannot get room, every
+        //    candidate survives.
         let mut unreachable = with(&self.gc.unreachable, std::mem::take);
         let all_survive = match scanned {
-            Ok(reached) => unreachable.try_reserve(cands.len() - reached).is_err(),
+            Ok(reached) => {
+                let room = cands.len() - reached;
+                unreachable.try_reserve(room).is_err() || !self.reserve_garbage(room)
+            }
             Err(_) => true,
         };
         let mut kept = 0;
@@ -784,6 +805,18 @@ impl Heap {
             self.enter(outer);
             return Err(self.report_underflow(bad));
         }
+        // RCGC_DEBUG_COLLECTABLE output, before anything else happens to the set.
+        self.debug_collectable(|i| with(&self.gc.unreachable, |v| v.get(i).copied()));
+
+        // 3b. Weak references to unreachable objects, and unreachable weak
+        //     references, are cleared; the callbacks of the cleared ones that
+        //     are not unreachable themselves run.
+        let unreachable_at = |i: usize| with(&self.gc.unreachable, |v| v.get(i).copied());
+        let weakrefs_freed = if self.weak.is_empty() {
+            0
+        } else {
+            self.weakrefs_of_garbage(unreachable_at)
+        };
 
         // 4. Finalizers, all before any clear.
         self.enter(Phase::Finalizing);
@@ -827,22 +860,31 @@ impl Heap {
             }
         }
 
-        // 6. CPython's count.
-        let found = with(&self.gc.unreachable, |v| v.iter().filter(|p| !p.is_null()).count());
+        // 5b. Weak references made by finalizers to what is still
+        //     unreachable are cleared, without callbacks.
+        if !self.weak.is_empty() {
+            self.clear_weakrefs_of_garbage(unreachable_at);
+        }
 
-        // 7. Clear: refcounting frees what the cycles held.
+        // 6. CPython's count.
+        let found = with(&self.gc.unreachable, |v| v.iter().filter(|p| !p.is_null()).count()) + weakrefs_freed;
+
+        // 7. Clear: refcounting frees what the cycles held. Under
+        //    RCGC_DEBUG_SAVEALL the garbage list keeps the object instead.
         self.enter(Phase::Clearing);
         let mut i = 0;
         while let Some(p) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
             if !p.is_null() {
                 // SAFETY: non-NULL entries are live objects.
                 let h = unsafe { &*p };
-                incref(h);
-                if let Some(clear) = h.ty().clear {
-                    // SAFETY: a live object, held by the reference taken above.
-                    unsafe { clear(h.payload()) };
+                if !self.keeps_garbage(h) {
+                    incref(h);
+                    if let Some(clear) = h.ty().clear {
+                        // SAFETY: a live object, held by the reference taken above.
+                        unsafe { clear(h.payload()) };
+                    }
+                    decref(h, "rcgc_collect");
                 }
-                decref(h, "rcgc_collect");
                 // Still here: something kept it alive; it lives on, older.
                 if with(&self.gc.unreachable, |v| v[i]) == p {
                     with(&self.gc.unreachable, |v| v[i] = ptr::null());

@@ -108,6 +108,12 @@ pub enum Error {
     /// A type spec that cannot be registered.
     #[error("invalid type spec: {0}")]
     InvalidSpec(&'static str),
+    /// rcgc_set_debug flags with bits that are not debug flags.
+    #[error(
+        "flags {0} ({0:#x}) hold bits that are not RCGC_DEBUG_* flags (those are {known:#x})",
+        known = crate::debug::KNOWN_FLAGS
+    )]
+    DebugFlags(std::ffi::c_int),
     /// A config that cannot be used.
     #[error("invalid config: {0}")]
     InvalidConfig(&'static str),
@@ -244,6 +250,7 @@ impl Error {
             | Error::GraphFormat(_)
             | Error::InvalidSpec(_)
             | Error::InvalidConfig(_)
+            | Error::DebugFlags(_)
             | Error::StructSize { .. }
             | Error::SizeTooSmall { .. }
             | Error::SizeTooLarge(_)

@@ -39,7 +39,6 @@ use serde::{Serialize, Serializer};
 use crate::error::Error;
 use crate::header::{Header, State};
 use crate::heap::{Heap, Phase};
-use crate::pool::Pool;
 use crate::types::{Type, rcgc_visit_fn};
 
 /// Receives `len` bytes of output at `data` (not NUL-terminated, valid only
@@ -210,7 +209,7 @@ impl Snapshot {
                 external: 0,
                 state: h.state(),
                 finalized: h.finalized(),
-                size: Pool::block_size(h),
+                size: heap.pool().block_bytes(h),
                 positions: 0,
                 reach: Reach::No,
                 shown: false,

@@ -1,17 +1,18 @@
 //! The object header: 16 bytes in front of every payload.
 //!
 //! ```text
-//! offset  0  tag: usize    address of the object's Type | LARGE (bit 5) | FINALIZED (bit 4)
-//!                          | state (bits 0..=3)
+//! offset  0  tag: usize    address of the object's Type | WEAKLY_REFERENCED (bit 6)
+//!                          | LARGE (bit 5) | FINALIZED (bit 4) | state (bits 0..=3)
 //! offset  8  refcnt: u32   the reference count; u32::MAX is sticky (an immortal object)
 //! offset 12  gc: u32       tracked: the object's index in the vector of its generation
 //!                          (or in the collector's unreachable vector)
 //! offset 16  payload       16-byte aligned, zeroed at allocation
 //! ```
 //!
-//! Types are aligned to 64 bytes, so the six low bits of their address are free
-//! for the state, the FINALIZED mark and the LARGE mark (the block came from the
-//! system allocator, not from a size-class arena). All fields are `Cell`s: objects are
+//! Types are aligned to 128 bytes, so the seven low bits of their address are
+//! free for the state, the FINALIZED mark, the LARGE mark (the block came from
+//! the system allocator, not from a size-class arena) and the WEAKLY_REFERENCED
+//! mark (the heap's weak reference table has an entry for the object). All fields are `Cell`s: objects are
 //! reached from C through raw pointers, several `&Header` to one object may be
 //! alive at once (a callback decrefs an object the collector is looking at), and
 //! the heap is used by one thread at a time.
@@ -48,8 +49,9 @@ pub enum State {
 const STATE_MASK: usize = 0b1111;
 const FINALIZED: usize = 0b01_0000;
 const LARGE: usize = 0b10_0000;
+const WEAKLY_REFERENCED: usize = 0b100_0000;
 /// The low bits of a type's address that the tag uses.
-pub const TAG_MASK: usize = 0b11_1111;
+pub const TAG_MASK: usize = 0b111_1111;
 
 impl State {
     fn from_bits(bits: usize) -> State {
@@ -190,6 +192,18 @@ impl Header {
     /// Marks finalize as run (it never runs again for this object).
     pub fn set_finalized(&self) {
         self.tag.set(self.tag.get() | FINALIZED);
+    }
+
+    /// Whether weak references to this object may exist (see src/weakref.rs).
+    #[inline(always)]
+    pub fn weakly_referenced(&self) -> bool {
+        self.tag.get() & WEAKLY_REFERENCED != 0
+    }
+
+    /// Records whether weak references to this object exist.
+    pub fn set_weakly_referenced(&self, value: bool) {
+        let tag = self.tag.get() & !WEAKLY_REFERENCED;
+        self.tag.set(if value { tag | WEAKLY_REFERENCED } else { tag });
     }
 
     /// The reference count.

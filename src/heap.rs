@@ -13,6 +13,7 @@ use std::fmt;
 use std::ptr::{self, NonNull};
 
 use crate::collector::GcState;
+use crate::debug::DebugState;
 use crate::error::Error;
 use crate::header::{HEADER_SIZE, Header};
 use crate::pool::Pool;
@@ -40,8 +41,12 @@ pub enum Phase {
     Freeing,
     /// The gc callbacks (rcgc_add_callback) of a collection are running.
     Callbacks,
+    /// A collection is running the callbacks of weak references to unreachable objects.
+    WeakCallbacks,
     /// rcgc_heap_free is finalizing and clearing what is left.
     ShuttingDown,
+    /// The debug output sink (rcgc_set_debug_output) is running.
+    Reporting,
     /// rcgc_heap_free is running the destroy callbacks of what is left: no
     /// allocation, and reaching a count of zero frees nothing.
     Sweeping,
@@ -57,7 +62,9 @@ impl Phase {
             Phase::Clearing => "clearing the garbage of a collection",
             Phase::Freeing => "freeing objects whose refcount reached zero",
             Phase::Callbacks => "running the gc callbacks of a collection",
+            Phase::WeakCallbacks => "running weak reference callbacks of a collection",
             Phase::ShuttingDown => "being freed (rcgc_heap_free)",
+            Phase::Reporting => "writing gc debug output (rcgc_set_debug_output)",
             Phase::Sweeping => "destroying its last objects (rcgc_heap_free)",
         }
     }
@@ -99,6 +106,9 @@ pub struct Heap {
     pool: UnsafeCell<Pool>,
     types: UnsafeCell<Vec<NonNull<Type>>>,
     slots_type: Cell<*const Type>,
+    weakref_type: Cell<*const Type>,
+    /// Which objects have weak references (src/weakref.rs).
+    pub(crate) weak: crate::weakref::WeakTable,
     /// Whether any registered type has a finalizer (else collections skip that step).
     has_finalizers: Cell<bool>,
     /// Set when an internal error (a panic) interrupted a collection or a
@@ -107,6 +117,8 @@ pub struct Heap {
     poisoned: Cell<bool>,
     /// The collector's generations, counts and thresholds.
     pub(crate) gc: GcState,
+    /// The debug flags, their output and the garbage list (src/debug.rs).
+    pub(crate) debug: DebugState,
     phase: Cell<Phase>,
     /// Objects whose refcount reached zero, waiting for the freeing loop.
     pub(crate) pending: UnsafeCell<Vec<*const Header>>,
@@ -173,9 +185,12 @@ impl Heap {
             pool: UnsafeCell::new(Pool::new()),
             types: UnsafeCell::new(Vec::new()),
             slots_type: Cell::new(ptr::null()),
+            weakref_type: Cell::new(ptr::null()),
+            weak: Default::default(),
             has_finalizers: Cell::new(false),
             poisoned: Cell::new(false),
             gc: GcState::new(),
+            debug: DebugState::default(),
             phase: Cell::new(Phase::Idle),
             pending: UnsafeCell::new(Vec::new()),
             overflow: Cell::new(ptr::null()),
@@ -191,11 +206,13 @@ impl Heap {
         crate::checked::heap_created(config.checked);
         // SAFETY: just created, not shared yet.
         let h = unsafe { heap.as_ref() };
-        match h.register_type(&crate::slots::spec()) {
-            Ok(ty) => {
-                h.slots_type.set(ty);
-                Ok(heap)
-            }
+        let builtins = h.register_type(&crate::slots::spec()).and_then(|slots| {
+            h.slots_type.set(slots);
+            h.weakref_type.set(h.register_type(&crate::weakref::spec())?);
+            Ok(())
+        });
+        match builtins {
+            Ok(()) => Ok(heap),
             Err(e) => {
                 // SAFETY: the heap holds no objects yet and is not used again.
                 unsafe { Heap::destroy(heap) };
@@ -270,6 +287,17 @@ impl Heap {
         self.slots_type.get()
     }
 
+    /// The built-in weak reference type.
+    pub fn weakref_type(&self) -> &Type {
+        // SAFETY: as for slots_type.
+        unsafe { &*self.weakref_type.get() }
+    }
+
+    /// The built-in weak reference type's address, for identity tests.
+    pub(crate) fn weakref_type_ptr(&self) -> *const Type {
+        self.weakref_type.get()
+    }
+
     /// Runs `f` with the allocator. `f` must not call user code.
     fn with_pool<R>(&self, f: impl FnOnce(&mut Pool) -> R) -> R {
         // SAFETY: one thread uses the heap, and `f` never re-enters it; the only
@@ -280,7 +308,7 @@ impl Heap {
     }
 
     /// The allocator, read-only.
-    fn pool(&self) -> &Pool {
+    pub(crate) fn pool(&self) -> &Pool {
         // SAFETY: mutable borrows (with_pool) never span user code and never
         // happen while this one lives (see with_pool).
         unsafe { &*self.pool.get() }
@@ -424,8 +452,10 @@ impl Heap {
         Ok(all)
     }
 
-    /// Shutdown: collects, finalizes every object not yet finalized, clears
-    /// every container, then destroys and frees everything left, and the heap.
+    /// Shutdown: collects, reports what is left under RCGC_DEBUG_LEAK and
+    /// releases the garbage list, finalizes every object not yet finalized,
+    /// clears every container, then destroys and frees everything left, and
+    /// the heap.
     ///
     /// # Safety
     /// `heap` must come from `Heap::new` and not be used again; no callback of
@@ -441,6 +471,11 @@ impl Heap {
         } else {
             let _ = h.collect(2);
             h.enter(Phase::ShuttingDown);
+            h.clear_all_weakrefs();
+            // Under RCGC_DEBUG_LEAK, what survived; then the garbage list's
+            // references go, so that what it held is freed with the rest.
+            h.report_leaks();
+            h.release_garbage("rcgc_heap_free");
         }
         // Finalizers may create objects with finalizers; a bounded number of
         // rounds keeps a finalizer that always makes a new one from looping forever.

@@ -11,14 +11,18 @@
 //! - `heap`: the heap (types, generations, allocator, stats, limits, misuse reports).
 //! - `refcount`: incref/decref and the iterative deallocation worklist.
 //! - `collector`: generations, thresholds and the cycle-detection algorithm.
+//! - `debug`: the debug flags, their output, the garbage list and the leak report.
 //! - `slots`: the built-in slots object.
+//! - `weakref`: weak references and their table.
 //! - `graph`: the heap as a picture (DOT, JSON) and "why is this object alive?".
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+mod addr_map;
 pub mod checked;
 pub mod collector;
+pub mod debug;
 pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
@@ -32,6 +36,7 @@ pub mod pool;
 pub mod refcount;
 pub mod slots;
 pub mod types;
+pub mod weakref;
 
 #[cfg(test)]
 mod tests;

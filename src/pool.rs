@@ -231,14 +231,15 @@ impl Pool {
     /// Retires an object's block without making it reusable (checked mode's
     /// quarantine): the header stays, marked Freed, until the pool goes.
     pub fn retire(&mut self, header: &Header) {
-        let size = Pool::block_size(header);
+        let size = self.block_bytes(header);
         header.mark_freed();
         self.bytes_in_use -= size;
     }
 
-    /// The bytes a live object's block occupies: what it adds to bytes_in_use.
-    pub fn block_size(header: &Header) -> usize {
-        let block = header as *const Header as *mut u8;
+    /// The bytes a live object of this pool is charged in `bytes_in_use`
+    /// (its block, and the prefix of a large block).
+    pub fn block_bytes(&self, header: &Header) -> usize {
+        let block = header as *const Header as *const u8;
         if header.is_large() {
             // SAFETY: large blocks carry their prefix, with the size.
             unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).size }

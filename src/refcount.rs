@@ -2,7 +2,8 @@
 //!
 //! When a count reaches zero the object is untracked and pushed on the heap's
 //! pending list; one loop (the outermost) drains it: finalize (once per object
-//! ever, with the count briefly 1 so the finalizer may resurrect), clear (which
+//! ever, with the count briefly 1 so the finalizer may resurrect), clear its
+//! weak references and run their callbacks (src/weakref.rs), clear (which
 //! decrefs the children and so pushes more work instead of recursing), destroy,
 //! then the memory goes. Freeing a chain of any length uses constant C stack.
 
@@ -150,6 +151,9 @@ impl Heap {
                         continue;
                     }
                 }
+            }
+            if h.weakly_referenced() {
+                self.weakly_referenced_dies(h);
             }
             if std::ptr::eq(ty, self.slots_type_ptr()) {
                 crate::slots::clear_dead(h);

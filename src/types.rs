@@ -69,7 +69,7 @@ pub const MAX_PAYLOAD: usize = (isize::MAX as usize) / 2 - HEADER_SIZE;
 
 /// A registered type. Lives as long as its heap; aligned so that object
 /// headers can keep state bits in the low bits of its address.
-#[repr(align(64))]
+#[repr(align(128))]
 pub struct Type {
     heap: *const Heap,
     name: CString,
@@ -157,3 +157,5 @@ fn copy_cstr(s: &CStr) -> Result<CString, Error> {
     // The bytes came from a CStr, so they hold exactly one NUL, at the end.
     CString::from_vec_with_nul(v).map_err(|_| Error::InvalidSpec("name is not NUL-terminated"))
 }
+
+const _: () = assert!(std::mem::align_of::<Type>() > crate::header::TAG_MASK);

@@ -4,7 +4,10 @@
 //! NULL with that code) and a message, never an abort, and after the heap is
 //! freed not one byte may be left allocated. The global allocator below sees
 //! every allocation rcgc makes: heaps, types, pool arenas, large objects and
-//! every internal vector.
+//! every internal vector. The scenario runs once with no debug flags and once
+//! with all of them (output to a sink that drops it), so that the garbage
+//! list of RCGC_DEBUG_SAVEALL and the leak report of RCGC_DEBUG_LEAK fail
+//! cleanly too.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -72,6 +75,13 @@ unsafe extern "C" {
     fn rcgc_set_threshold(heap: *mut c_void, g0: usize, g1: usize, g2: usize) -> rcgc_result;
     fn rcgc_untrack(obj: *mut c_void) -> rcgc_result;
     fn rcgc_track(obj: *mut c_void) -> rcgc_result;
+    fn rcgc_set_debug(heap: *mut c_void, flags: c_int) -> rcgc_result;
+    fn rcgc_set_debug_output(
+        heap: *mut c_void,
+        sink: Option<unsafe extern "C" fn(*const c_char, *mut c_void)>,
+        ctx: *mut c_void,
+    ) -> rcgc_result;
+    fn rcgc_clear_garbage(heap: *mut c_void) -> rcgc_result;
     fn rcgc_last_error() -> *const c_char;
     fn rcgc_last_error_code() -> rcgc_result;
     fn rcgc_export_graph(
@@ -155,6 +165,12 @@ thread_local! {
     static HEAP: Cell<*mut c_void> = const { Cell::new(ptr::null_mut()) };
 }
 
+/// The debug sink of the scenario: drops every line.
+unsafe extern "C" fn drop_line(_line: *const c_char, _ctx: *mut c_void) {}
+
+/// RCGC_DEBUG_STATS | RCGC_DEBUG_LEAK: every flag.
+const ALL_DEBUG_FLAGS: c_int = 1 | 38;
+
 /// Checks a failed call: the code must be NO_MEMORY and the message name the function.
 fn expect_no_memory(function: &str) {
     // SAFETY: rcgc_last_error never returns NULL.
@@ -171,9 +187,10 @@ fn expect_no_memory(function: &str) {
     assert!(message.contains("out of memory"), "{message}");
 }
 
-/// The scenario: every kind of allocation rcgc makes. Returns normally whatever
-/// fails. `held` has room for 64 objects, so the test itself never allocates.
-fn scenario(held: &mut Vec<*mut c_void>) {
+/// The scenario: every kind of allocation rcgc makes, with the debug `flags`.
+/// Returns normally whatever fails. `held` has room for 64 objects, so the
+/// test itself never allocates.
+fn scenario(held: &mut Vec<*mut c_void>, flags: c_int) {
     // SAFETY: plain use of the C API; every result is checked before use.
     unsafe {
         let heap = rcgc_heap_new();
@@ -198,6 +215,11 @@ fn scenario(held: &mut Vec<*mut c_void>) {
         }
         // Small thresholds: allocations run automatic collections of every generation.
         assert_eq!(rcgc_set_threshold(heap, 5, 2, 2), rcgc_result::RCGC_OK);
+        assert_eq!(rcgc_set_debug(heap, flags), rcgc_result::RCGC_OK);
+        assert_eq!(
+            rcgc_set_debug_output(heap, Some(drop_line), ptr::null_mut()),
+            rcgc_result::RCGC_OK
+        );
         held.clear();
         for i in 0..60usize {
             let obj = match i % 4 {
@@ -236,6 +258,9 @@ fn scenario(held: &mut Vec<*mut c_void>) {
                 if rcgc_track(held[0]) != rcgc_result::RCGC_OK {
                     expect_no_memory("rcgc_track");
                 }
+            }
+            if i % 13 == 0 {
+                assert_eq!(rcgc_clear_garbage(heap), rcgc_result::RCGC_OK);
             }
             if i % 11 == 0 {
                 let mut found = 0;
@@ -278,17 +303,17 @@ fn scenario(held: &mut Vec<*mut c_void>) {
     }
 }
 
-#[test]
-fn every_allocation_can_fail_cleanly() {
+/// Runs the scenario with the N-th allocation failing, for every N.
+fn fail_everywhere(flags: c_int) {
     let mut held = Vec::with_capacity(64);
     // A warm-up run, so lazily initialised state of std is not counted.
-    scenario(&mut held);
+    scenario(&mut held, flags);
     let mut n = 1;
     loop {
         let before = LIVE_BYTES.get();
         FAILED.set(false);
         COUNTDOWN.set(n);
-        scenario(&mut held);
+        scenario(&mut held, flags);
         COUNTDOWN.set(0);
         let leaked = LIVE_BYTES.get() - before;
         assert_eq!(leaked, 0, "failing allocation {n}: {leaked} bytes leaked");
@@ -298,7 +323,7 @@ fn every_allocation_can_fail_cleanly() {
         n += 1;
     }
     println!(
-        "allocation failure injected at each of {} allocation points; all failed cleanly",
+        "debug flags {flags}: allocation failure injected at each of {} allocation points; all failed cleanly",
         n - 1
     );
     assert!(
@@ -306,4 +331,14 @@ fn every_allocation_can_fail_cleanly() {
         "the scenario makes more than 50 allocations (it made {})",
         n - 1
     );
+}
+
+#[test]
+fn every_allocation_can_fail_cleanly() {
+    fail_everywhere(0);
+}
+
+#[test]
+fn every_allocation_can_fail_cleanly_with_debug_flags() {
+    fail_everywhere(ALL_DEBUG_FLAGS);
 }

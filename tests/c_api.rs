@@ -278,6 +278,8 @@ c_tests! {
     c_test_random => "test_random.c",
     c_test_checked => "test_checked.c",
     c_test_gc_module => "test_gc_module.c",
+    c_test_weakref => "test_weakref.c",
+    c_test_debug => "test_debug.c",
     c_test_graph => "test_graph.c",
     cpp_test => "test_cpp.cpp",
 }

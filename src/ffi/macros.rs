@@ -46,6 +46,12 @@ impl Outcome for usize {
     }
 }
 
+impl Outcome for std::ffi::c_int {
+    fn on_error(_: rcgc_result) -> Self {
+        0
+    }
+}
+
 impl Outcome for () {
     fn on_error(_: rcgc_result) -> Self {}
 }

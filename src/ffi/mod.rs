@@ -9,8 +9,9 @@
 //! Re-entrancy: callbacks (traverse, clear, finalize, destroy, misuse) must
 //! return normally: no longjmp and no C++ exception may cross rcgc's frames.
 //! finalize, clear and destroy may incref, decref and allocate; traverse may
-//! only call visit. rcgc_collect from inside any callback fails with
-//! RCGC_ERR_REENTRANT, and no automatic collection starts while one runs.
+//! only call visit. rcgc_collect from inside any callback (the debug output
+//! sink included) fails with RCGC_ERR_REENTRANT, and no automatic collection
+//! starts while one runs.
 
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
@@ -23,6 +24,8 @@ mod heap;
 mod object;
 mod slots;
 mod collector;
+mod weakref;
+mod debug;
 mod graph;
 
 use std::ffi::c_void;

@@ -42,6 +42,12 @@ extern "C" void pair_clear(void *obj) {
 
 extern "C" void pair_destroy(void *) { pairs_destroyed++; }
 
+int debug_lines = 0;
+
+extern "C" void count_line(const char *line, void *) {
+  if (std::strncmp(line, "gc: ", 4) == 0) debug_lines++;
+}
+
 }  // namespace
 
 int main() {
@@ -86,6 +92,16 @@ int main() {
 
   rcgc_thresholds t = rcgc_get_threshold(heap);
   EXPECT(t.gen0 == 700 && t.gen1 == 10 && t.gen2 == 10);
+
+  // debug flags combine with | (an int in C++ too), and a C++ sink
+  void *c = rcgc_slots_new(heap, 1);
+  EXPECT(c != nullptr && rcgc_slots_set(c, 0, c) == RCGC_OK);
+  rcgc_decref(c);
+  EXPECT(rcgc_set_debug(heap, RCGC_DEBUG_STATS | RCGC_DEBUG_SAVEALL) == RCGC_OK);
+  EXPECT(rcgc_set_debug_output(heap, count_line, nullptr) == RCGC_OK);
+  EXPECT(rcgc_collect(heap, 2, &found) == RCGC_OK);
+  EXPECT(found == 1 && debug_lines == 4 && rcgc_get_garbage_count(heap) == 1);
+  EXPECT(rcgc_set_debug(heap, 0) == RCGC_OK && rcgc_clear_garbage(heap) == RCGC_OK);
 
   EXPECT(rcgc_collect(heap, 3, nullptr) == RCGC_ERR_INVALID_ARGUMENT);
   EXPECT(std::strcmp(rcgc_result_name(rcgc_last_error_code()), "RCGC_ERR_INVALID_ARGUMENT") == 0);

@@ -179,7 +179,25 @@ static void log_misuse(const char *message, void *ctx) {
   printf("  misuse handler: %s\n", log->last);
 }
 
+/* An rcgc_object_fn that must not be called. */
+static void never_called(void *obj, void *ctx) {
+  (void)obj;
+  (void)ctx;
+  CHECK(!"called");
+}
+
 /* ---- NULL arguments ---- */
+
+static void gc_callback(rcgc_gc_phase phase, const rcgc_gc_info *info, void *ctx) {
+  (void)phase;
+  (void)info;
+  (void)ctx;
+}
+
+static void count_object(void *obj, void *ctx) {
+  (void)obj;
+  (void)ctx;
+}
 
 static void test_null_arguments(void) {
   rcgc_heap *heap = rcgc_heap_new();
@@ -211,6 +229,29 @@ static void test_null_arguments(void) {
   CHECK(tout == NULL);
   EXPECT_RC(rcgc_slots_set(NULL, 0, x), RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_set");
   CHECK_EQ(rcgc_refcount(x), 1);
+  rcgc_gen_stats gs;
+  memset(&gs, 0, sizeof gs);
+  gs.struct_size = sizeof gs;
+  EXPECT_RC(rcgc_get_stats(NULL, 0, &gs), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_stats");
+  EXPECT_RC(rcgc_get_stats(heap, 0, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_stats");
+  EXPECT_RC(rcgc_add_callback(NULL, gc_callback, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_add_callback");
+  EXPECT_RC(rcgc_add_callback(heap, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_add_callback");
+  EXPECT_RC(rcgc_remove_callback(NULL, gc_callback, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_remove_callback");
+  EXPECT_RC(rcgc_remove_callback(heap, gc_callback, NULL), RCGC_ERR_INVALID_ARGUMENT, "rcgc_remove_callback");
+  EXPECT_RC(rcgc_freeze(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_freeze");
+  EXPECT_RC(rcgc_unfreeze(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_unfreeze");
+  EXPECT_RC(rcgc_get_objects(NULL, -1, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_objects");
+  EXPECT_RC(rcgc_get_objects(heap, -1, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_objects");
+  EXPECT_RC(rcgc_get_referrers(NULL, x, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referrers");
+  EXPECT_RC(rcgc_get_referrers(heap, NULL, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referrers");
+  EXPECT_RC(rcgc_get_referrers(heap, x, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referrers");
+  EXPECT_RC(rcgc_get_referents(NULL, count_object, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referents");
+  EXPECT_RC(rcgc_get_referents(x, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_referents");
+  EXPECT_RC(rcgc_set_debug(NULL, RCGC_DEBUG_STATS), RCGC_ERR_NULL_ARGUMENT, "rcgc_set_debug");
+  EXPECT_RC(rcgc_set_debug_output(NULL, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_set_debug_output");
+  EXPECT_RC(rcgc_get_garbage(NULL, never_called, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_garbage");
+  EXPECT_RC(rcgc_get_garbage(heap, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_get_garbage");
+  EXPECT_RC(rcgc_clear_garbage(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_clear_garbage");
 
   /* functions returning a pointer */
   EXPECT_NULL(rcgc_heap_new_with(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_heap_new_with");
@@ -218,10 +259,17 @@ static void test_null_arguments(void) {
   EXPECT_NULL(rcgc_alloc_var(NULL, 64), RCGC_ERR_NULL_ARGUMENT, "rcgc_alloc_var");
   EXPECT_NULL(rcgc_slots_new(NULL, 3), RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_new");
   EXPECT_NULL(rcgc_slots_get(NULL, 0), RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_get");
+  EXPECT_NULL(rcgc_weakref_new(NULL, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_new");
+  EXPECT_NULL(rcgc_weakref_get(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_get");
+  EXPECT_NULL(rcgc_weakref_get(x), RCGC_ERR_INVALID_ARGUMENT, "rcgc_weakref_get");
 
   /* functions returning a value, documented to record the error */
   EXPECT_VALUE(rcgc_refcount(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_refcount");
   EXPECT_VALUE(rcgc_slots_len(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_slots_len");
+  EXPECT_VALUE(rcgc_get_freeze_count(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_get_freeze_count");
+  EXPECT_VALUE(rcgc_is_finalized(NULL), false, RCGC_ERR_NULL_ARGUMENT, "rcgc_is_finalized");
+  EXPECT_VALUE(rcgc_weakref_count(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_count");
+  EXPECT_VALUE(rcgc_is_weakref(NULL), false, RCGC_ERR_NULL_ARGUMENT, "rcgc_is_weakref");
   EXPECT_VOID(rcgc_set_ref(NULL, x), RCGC_ERR_NULL_ARGUMENT, "rcgc_set_ref");
   CHECK_EQ(rcgc_refcount(x), 1);
   EXPECT_VOID(rcgc_clear_ref(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_clear_ref");
@@ -237,6 +285,8 @@ static void test_null_arguments(void) {
   EXPECT_NEUTRAL(rcgc_is_tracked(NULL) == false);
   EXPECT_NEUTRAL(rcgc_type_of(NULL) == NULL);
   EXPECT_NEUTRAL(rcgc_type_name(NULL) == NULL);
+  EXPECT_NEUTRAL(rcgc_get_debug(NULL) == 0);
+  EXPECT_NEUTRAL(rcgc_get_garbage_count(NULL) == 0);
   rcgc_incref(NULL);
   rcgc_decref(NULL);
   rcgc_heap_free(NULL);
@@ -278,6 +328,22 @@ static void test_ranges(void) {
   }
   CHECK_EQ(out, 12345);
   CHECK_COUNTS(heap, 0, 0, 0); /* nothing ran */
+
+  /* debug flags: bits that are not RCGC_DEBUG_* flags; the flags do not change */
+  CHECK_RC(rcgc_set_debug(heap, RCGC_DEBUG_STATS), RCGC_OK);
+  int flags[] = {8, 16, 64, RCGC_DEBUG_LEAK | 128, -1, INT_MAX, INT_MIN};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+    char call[64], number[32];
+    snprintf(call, sizeof call, "rcgc_set_debug(heap, %d)", flags[i]);
+    snprintf(number, sizeof number, "flags %d ", flags[i]);
+    prime("rcgc_set_debug");
+    rcgc_result r = rcgc_set_debug(heap, flags[i]);
+    expect_error(__FILE__, __LINE__, call, r != RCGC_OK, r, RCGC_ERR_INVALID_ARGUMENT,
+                 "rcgc_set_debug");
+    CHECK_CONTAINS(rcgc_last_error(), number); /* names the offending value */
+  }
+  CHECK_EQ(rcgc_get_debug(heap), RCGC_DEBUG_STATS);
+  CHECK_RC(rcgc_set_debug(heap, 0), RCGC_OK);
 
   /* result names */
   int unknown[] = {11, 12, -1, 1000, INT_MAX, INT_MIN};

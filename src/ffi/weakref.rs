@@ -1,0 +1,91 @@
+//! Weak references (Python's weakref.ref): rcgc_weakref_new, rcgc_weakref_get,
+//! rcgc_weakref_count, rcgc_is_weakref.
+
+use std::ffi::c_void;
+
+use super::macros::ffi_boundary;
+use super::object_ref;
+use crate::weakref::rcgc_weakref_fn;
+
+/// A weak reference to `obj` (weakref.ref(obj, callback)): an object of the
+/// built-in tracked type "rcgc.weakref", returned as a new reference that the
+/// caller releases with rcgc_decref like any object (it may also be stored in
+/// slots or in the caller's own objects). It does not keep `obj` alive:
+/// rcgc_weakref_get returns `obj` while it lives and NULL afterwards.
+///
+/// When `obj` dies while the weak reference is alive, `callback` (if not
+/// NULL) is called once with the weak reference and `ctx`, after the weak
+/// reference was cleared. In a collection, CPython's rules apply: weak
+/// references to unreachable objects are cleared before any finalizer runs,
+/// and the callback of a weak reference that is itself unreachable never runs.
+///
+/// Without a callback, the weak reference `obj` already has without one is
+/// returned (a new reference to it), as weakref.ref(obj) does; `ctx` is
+/// then ignored. Any object may be weakly referenced; objects that never are
+/// pay nothing for the feature. NULL on failure: RCGC_ERR_NULL_ARGUMENT,
+/// RCGC_ERR_INVALID_OBJECT (obj is being freed), RCGC_ERR_NO_MEMORY,
+/// RCGC_ERR_MEMORY_LIMIT, RCGC_ERR_REENTRANT (inside a traverse callback).
+///
+/// # Safety
+/// `obj` must be NULL or a live object; `callback`, if not NULL, must be safe
+/// to call with `ctx` until it has run or the weak reference is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_weakref_new(
+    obj: *mut c_void,
+    callback: rcgc_weakref_fn,
+    ctx: *mut c_void,
+) -> *mut c_void {
+    ffi_boundary!("rcgc_weakref_new", {
+        // SAFETY: NULL or live per the contract.
+        let h = unsafe { object_ref(obj, "obj") }?;
+        Ok(h.ty().heap().weakref_new(h, callback, ctx)?.payload())
+    })
+}
+
+/// The referent of the weak reference `weakref`, as a new reference the
+/// caller must release, or NULL once the referent has died (not an error:
+/// the last error is left as it was). NULL with RCGC_ERR_NULL_ARGUMENT or
+/// RCGC_ERR_INVALID_ARGUMENT (weakref is not a weak reference) on bad input.
+///
+/// # Safety
+/// `weakref` must be NULL or a live object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_weakref_get(weakref: *const c_void) -> *mut c_void {
+    ffi_boundary!("rcgc_weakref_get", {
+        // SAFETY: NULL or live per the contract.
+        let wr = unsafe { object_ref(weakref, "weakref") }?;
+        Ok(wr
+            .ty()
+            .heap()
+            .weakref_get(wr)?
+            .map_or(std::ptr::null_mut(), |h| h.payload()))
+    })
+}
+
+/// The number of weak references to `obj` (weakref.getweakrefcount); 0 for
+/// NULL (with RCGC_ERR_NULL_ARGUMENT).
+///
+/// # Safety
+/// `obj` must be NULL or a live object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_weakref_count(obj: *const c_void) -> usize {
+    ffi_boundary!("rcgc_weakref_count", {
+        // SAFETY: NULL or live per the contract.
+        let h = unsafe { object_ref(obj, "obj") }?;
+        Ok(h.ty().heap().weakref_count(h))
+    })
+}
+
+/// Whether `obj` is a weak reference object; false for NULL (with
+/// RCGC_ERR_NULL_ARGUMENT).
+///
+/// # Safety
+/// `obj` must be NULL or a live object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_is_weakref(obj: *const c_void) -> bool {
+    ffi_boundary!("rcgc_is_weakref", {
+        // SAFETY: NULL or live per the contract.
+        let h = unsafe { object_ref(obj, "obj") }?;
+        Ok(h.ty().heap().is_weakref(h))
+    })
+}

@@ -1,0 +1,498 @@
+/* Weak references (weakref.ref) with CPython's rules, inside and outside
+ * cyclic garbage. Each check names the CPython 3.11 snippet it mirrors and what
+ * CPython gives; in the snippets
+ *   class N: __slots__ = ('a', 'b', '__weakref__')
+ * and a slots object of 2 slots plays N. `F` is N with a __del__; here a type
+ * "F" with two references and a finalize callback. */
+#include <stdint.h>
+
+#include "check.h"
+
+static rcgc_heap *fresh_heap(void) {
+  rcgc_heap *heap = rcgc_heap_new();
+  CHECK(heap != NULL);
+  CHECK_RC(rcgc_disable(heap), RCGC_OK);
+  return heap;
+}
+
+static size_t live_objects(rcgc_heap *heap) {
+  rcgc_heap_stats stats = {.struct_size = sizeof stats};
+  CHECK_RC(rcgc_heap_get_stats(heap, &stats), RCGC_OK);
+  return stats.live_objects;
+}
+
+static size_t collect(rcgc_heap *heap) {
+  size_t found = SIZE_MAX;
+  CHECK_RC(rcgc_collect(heap, 2, &found), RCGC_OK);
+  return found;
+}
+
+/* The callbacks' log: one letter per event. */
+static char events[64];
+static size_t n_events;
+static void log_event(char c) {
+  CHECK(n_events + 1 < sizeof events);
+  events[n_events++] = c;
+  events[n_events] = '\0';
+}
+static void reset_log(void) {
+  n_events = 0;
+  events[0] = '\0';
+}
+
+/* A callback that records ctx's letter and checks that its weak reference is
+ * already dead: `lambda r: log.append((name, r() is None))`. */
+static void log_callback(void *weakref, void *ctx) {
+  CHECK(rcgc_is_weakref(weakref));
+  CHECK(rcgc_weakref_get(weakref) == NULL);
+  log_event(*(const char *)ctx);
+}
+
+/* Type F: two references and a finalizer whose action the test chooses. */
+typedef struct { void *a, *b; } F;
+static void (*f_action)(void *self);
+static void f_traverse(void *obj, rcgc_visit_fn visit, void *ctx) {
+  F *f = obj;
+  if (f->a) visit(f->a, ctx);
+  if (f->b) visit(f->b, ctx);
+}
+static void f_clear(void *obj) {
+  F *f = obj;
+  rcgc_clear_ref(&f->a);
+  rcgc_clear_ref(&f->b);
+}
+static void f_finalize(void *obj) {
+  log_event('D'); /* __del__ */
+  if (f_action) f_action(obj);
+}
+static rcgc_type *f_type(rcgc_heap *heap) {
+  rcgc_type_spec spec = {"F", sizeof(F), f_traverse, f_clear, f_finalize, NULL};
+  rcgc_type *type = NULL;
+  CHECK_RC(rcgc_type_register(heap, &spec, &type), RCGC_OK);
+  return type;
+}
+
+/*   o = N(); w = weakref.ref(o)
+ *   w() is o, sys.getrefcount(o) == 2 (one name + the argument), gc.is_tracked(w)
+ *   del o; w() is None                                         (CPython 3.11) */
+static void basic(void) {
+  rcgc_heap *heap = fresh_heap();
+  void *o = rcgc_slots_new(heap, 2);
+  rcgc_counts before = rcgc_get_count(heap);
+  void *w = rcgc_weakref_new(o, NULL, NULL);
+  CHECK(w != NULL);
+  CHECK(rcgc_is_weakref(w));
+  CHECK(!rcgc_is_weakref(o));
+  CHECK(rcgc_is_tracked(w));
+  CHECK_EQ(rcgc_get_count(heap).gen0, before.gen0 + 1); /* tracked, so counted */
+  CHECK_EQ(rcgc_refcount(o), 1);                        /* a weak reference owns nothing */
+  CHECK_EQ(rcgc_weakref_count(o), 1);
+  void *got = rcgc_weakref_get(w);
+  CHECK(got == o);
+  CHECK_EQ(rcgc_refcount(o), 2); /* get returns a new reference */
+  rcgc_decref(got);
+  rcgc_decref(o);
+  CHECK(rcgc_weakref_get(w) == NULL);
+  rcgc_decref(w);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/*   o = N(); w1 = weakref.ref(o); w2 = weakref.ref(o)
+ *   w3 = weakref.ref(o, cb); w4 = weakref.ref(o, cb)
+ *   w1 is w2 -> True; w3 is w4 -> False; weakref.getweakrefcount(o) -> 3   (CPython 3.11) */
+static void sharing(void) {
+  rcgc_heap *heap = fresh_heap();
+  void *o = rcgc_slots_new(heap, 2);
+  void *w1 = rcgc_weakref_new(o, NULL, NULL);
+  void *w2 = rcgc_weakref_new(o, NULL, (void *)1); /* ctx is ignored without a callback */
+  static const char a = 'a';
+  void *w3 = rcgc_weakref_new(o, log_callback, (void *)&a);
+  void *w4 = rcgc_weakref_new(o, log_callback, (void *)&a);
+  CHECK(w1 == w2);
+  CHECK_EQ(rcgc_refcount(w1), 2);
+  CHECK(w3 != w4);
+  CHECK_EQ(rcgc_weakref_count(o), 3);
+  /* The shared one goes when its last holder lets it go; the others stay. */
+  rcgc_decref(w1);
+  rcgc_decref(w2);
+  CHECK_EQ(rcgc_weakref_count(o), 2);
+  void *w5 = rcgc_weakref_new(o, NULL, NULL); /* a fresh one */
+  CHECK_EQ(rcgc_weakref_count(o), 3);
+  rcgc_decref(w5);
+  rcgc_decref(w3);
+  rcgc_decref(w4);
+  CHECK_EQ(rcgc_weakref_count(o), 0);
+  reset_log();
+  rcgc_decref(o);
+  CHECK_EQ(n_events, 0); /* no weak reference left to call back */
+  rcgc_heap_free(heap);
+}
+
+/*   o = N(); log = []
+ *   a = weakref.ref(o, lambda w: log.append(('a', w() is None)))
+ *   b = weakref.ref(o, lambda w: log.append(('b', w() is None)))
+ *   del o; log -> [('b', True), ('a', True)]     newest first   (CPython 3.11) */
+static void callbacks_on_refcount_death(void) {
+  rcgc_heap *heap = fresh_heap();
+  static const char a = 'a', b = 'b';
+  void *o = rcgc_slots_new(heap, 2);
+  void *wa = rcgc_weakref_new(o, log_callback, (void *)&a);
+  void *plain = rcgc_weakref_new(o, NULL, NULL);
+  void *wb = rcgc_weakref_new(o, log_callback, (void *)&b);
+  reset_log();
+  rcgc_decref(o);
+  CHECK(strcmp(events, "ba") == 0);
+  CHECK(rcgc_weakref_get(plain) == NULL);
+  CHECK(rcgc_weakref_get(wa) == NULL);
+  rcgc_decref(wa);
+  rcgc_decref(wb);
+  rcgc_decref(plain);
+  CHECK(strcmp(events, "ba") == 0); /* a callback runs once */
+  rcgc_heap_free(heap);
+}
+
+/* Freeing the weak reference first: its callback never runs.
+ *   o = N(); w = weakref.ref(o, cb); del w; del o; log -> []   (CPython 3.11) */
+static void weakref_dies_first(void) {
+  rcgc_heap *heap = fresh_heap();
+  static const char a = 'a';
+  void *o = rcgc_slots_new(heap, 2);
+  void *w = rcgc_weakref_new(o, log_callback, (void *)&a);
+  rcgc_decref(w);
+  reset_log();
+  rcgc_decref(o);
+  CHECK_EQ(n_events, 0);
+  rcgc_heap_free(heap);
+}
+
+/* Cleared before any finalizer; the callback runs before __del__:
+ *   class F(N): def __del__(self): log.append(('del', w() is None))
+ *   x = F(); x.a = x; w = weakref.ref(x, lambda r: log.append(('cb', r() is None))); del x
+ *   gc.collect() -> 1; log -> [('cb', True), ('del', True)]   (CPython 3.11) */
+static void *global_w;
+static void check_w_dead(void *self) {
+  (void)self;
+  CHECK(rcgc_weakref_get(global_w) == NULL);
+}
+static void cleared_before_finalizers(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  static const char cb = 'c';
+  F *x = rcgc_alloc(type);
+  rcgc_set_ref(&x->a, x);
+  global_w = rcgc_weakref_new(x, log_callback, (void *)&cb);
+  f_action = check_w_dead;
+  reset_log();
+  rcgc_decref(x);
+  CHECK_EQ(collect(heap), 1);
+  CHECK(strcmp(events, "cD") == 0);
+  f_action = NULL;
+  rcgc_decref(global_w);
+  rcgc_heap_free(heap);
+}
+
+/* A weak reference that is garbage itself never calls back:
+ *   def cb(r): log.append('cb')
+ *   x = N(); x.a = x; x.b = weakref.ref(x, cb); del x
+ *   gc.collect() -> 2 (x and its weak reference); log -> []   (CPython 3.11)
+ * (With a lambda as callback CPython finds 3: the lambda is garbage too; an
+ * rcgc callback is a C function, not an object.) */
+static void garbage_weakref_no_callback(void) {
+  rcgc_heap *heap = fresh_heap();
+  static const char cb = 'c';
+  void *x = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(x, 0, x), RCGC_OK);
+  void *w = rcgc_weakref_new(x, log_callback, (void *)&cb);
+  CHECK_RC(rcgc_slots_set(x, 1, w), RCGC_OK);
+  rcgc_decref(w);
+  rcgc_decref(x);
+  reset_log();
+  CHECK_EQ(collect(heap), 2);
+  CHECK_EQ(n_events, 0);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/* A reachable weak reference to garbage calls back:
+ *   x = N(); x.a = x; w = weakref.ref(x, cb); del x
+ *   gc.collect() -> 1; log -> ['cb']; w() is None              (CPython 3.11) */
+static void reachable_weakref_calls_back(void) {
+  rcgc_heap *heap = fresh_heap();
+  static const char cb = 'c';
+  void *x = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(x, 0, x), RCGC_OK);
+  void *w = rcgc_weakref_new(x, log_callback, (void *)&cb);
+  rcgc_decref(x);
+  reset_log();
+  CHECK_EQ(collect(heap), 1);
+  CHECK(strcmp(events, "c") == 0);
+  CHECK(rcgc_weakref_get(w) == NULL);
+  CHECK_EQ(collect(heap), 0); /* the callback does not run again */
+  CHECK(strcmp(events, "c") == 0);
+  rcgc_decref(w);
+  rcgc_heap_free(heap);
+}
+
+/* A weak reference freed by its own callback is counted, as CPython 3.11's
+ * handle_weakrefs counts it:
+ *   holder = {}
+ *   x = N(); x.a = x; holder['w'] = weakref.ref(x, lambda r: holder.pop('w')); del x
+ *   gc.collect() -> 2; holder -> {}                               (CPython 3.11) */
+static void drop_holder(void *weakref, void *ctx) {
+  void **holder = ctx;
+  CHECK(*holder == weakref);
+  rcgc_clear_ref(holder); /* the collector still holds it for the call */
+  log_event('p');
+}
+static void freed_by_callback_counts(void) {
+  rcgc_heap *heap = fresh_heap();
+  void *holder = NULL;
+  void *x = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(x, 0, x), RCGC_OK);
+  holder = rcgc_weakref_new(x, drop_holder, &holder);
+  rcgc_decref(x);
+  reset_log();
+  CHECK_EQ(collect(heap), 2);
+  CHECK(holder == NULL);
+  CHECK(strcmp(events, "p") == 0);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/* An unreachable weak reference lets go of a live referent before the
+ * finalizers run, and never calls back (bpo-38006):
+ *   live = N(); h = F(); h.a = h; h.b = weakref.ref(live, cb)
+ *   F.__del__ = lambda self: log.append(('del', self.b() is None)); del h
+ *   gc.collect() -> 2; log -> [('del', True)]; del live; log unchanged   (CPython 3.11) */
+static void check_b_dead(void *self) {
+  CHECK(rcgc_weakref_get(((F *)self)->b) == NULL);
+}
+static void unreachable_weakref_to_live(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  static const char cb = 'c';
+  void *live = rcgc_slots_new(heap, 2);
+  F *h = rcgc_alloc(type);
+  rcgc_set_ref(&h->a, h);
+  h->b = rcgc_weakref_new(live, log_callback, (void *)&cb); /* h owns it */
+  rcgc_decref(h);
+  f_action = check_b_dead;
+  reset_log();
+  CHECK_EQ(collect(heap), 2);
+  CHECK(strcmp(events, "D") == 0);
+  CHECK_EQ(rcgc_weakref_count(live), 0);
+  rcgc_decref(live);
+  CHECK(strcmp(events, "D") == 0);
+  f_action = NULL;
+  rcgc_heap_free(heap);
+}
+
+/* A resurrected object's weak references stay cleared (they were cleared
+ * before its finalizer ran):
+ *   class R(N): def __del__(self): saved.append(self)
+ *   x = R(); x.a = x; w = weakref.ref(x, cb); del x
+ *   gc.collect() -> 0; w() is None; log -> ['cb']; len(saved) -> 1   (CPython 3.11) */
+static void *saved;
+static void resurrect(void *self) {
+  rcgc_incref(self);
+  saved = self;
+}
+static void resurrection(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  static const char cb = 'c';
+  F *x = rcgc_alloc(type);
+  rcgc_set_ref(&x->a, x);
+  void *w = rcgc_weakref_new(x, log_callback, (void *)&cb);
+  rcgc_decref(x);
+  f_action = resurrect;
+  reset_log();
+  CHECK_EQ(collect(heap), 0);
+  CHECK(saved == x);
+  CHECK(rcgc_weakref_get(w) == NULL);
+  CHECK(strcmp(events, "cD") == 0);
+  /* A new weak reference to the resurrected object works as usual. */
+  void *w2 = rcgc_weakref_new(saved, NULL, NULL);
+  void *got = rcgc_weakref_get(w2);
+  CHECK(got == saved);
+  rcgc_decref(got);
+  f_action = NULL;
+  rcgc_clear_ref(&((F *)saved)->a);
+  rcgc_decref(saved); /* dies by refcount now; finalize does not run again */
+  CHECK(rcgc_weakref_get(w2) == NULL);
+  CHECK(strcmp(events, "cD") == 0);
+  rcgc_decref(w2);
+  rcgc_decref(w);
+  rcgc_heap_free(heap);
+}
+
+/* Weak references made by a finalizer to garbage are cleared too, without
+ * callback:
+ *   class G(N): def __del__(self): made.append(weakref.ref(self, cb))
+ *   x = G(); x.a = x; del x
+ *   gc.collect() -> 1; made[0]() is None
+ * CPython 3.11 clears it when x is deallocated, and so calls cb (log ['cb']);
+ * newer CPython (Python/gc.c, clear_weakrefs over the final unreachable set)
+ * clears it in the collector before tp_clear, without callback (log []). rcgc
+ * follows the newer rule: a callback then could see half-cleared garbage. */
+static void *made;
+static void make_weakref(void *self) {
+  static const char cb = 'c';
+  made = rcgc_weakref_new(self, log_callback, (void *)&cb);
+  CHECK(made != NULL);
+}
+static void made_during_finalization(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  F *x = rcgc_alloc(type);
+  rcgc_set_ref(&x->a, x);
+  rcgc_decref(x);
+  f_action = make_weakref;
+  reset_log();
+  CHECK_EQ(collect(heap), 1);
+  CHECK(strcmp(events, "D") == 0);
+  CHECK(rcgc_weakref_get(made) == NULL);
+  f_action = NULL;
+  rcgc_decref(made);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/* Inside a weak reference callback of a collection: a collection is refused,
+ * allocation works, and new weak references work. (In CPython, gc.collect()
+ * from inside a collection returns 0 without collecting.) */
+static rcgc_heap *cb_heap;
+static void busy_callback(void *weakref, void *ctx) {
+  (void)weakref;
+  (void)ctx;
+  CHECK_RC(rcgc_collect(cb_heap, 0, NULL), RCGC_ERR_REENTRANT);
+  CHECK(strstr(rcgc_last_error(), "weak reference callbacks") != NULL);
+  void *tmp = rcgc_slots_new(cb_heap, 1);
+  CHECK(tmp != NULL);
+  void *wt = rcgc_weakref_new(tmp, log_callback, (void *)"t");
+  rcgc_decref(tmp); /* calls back at once */
+  rcgc_decref(wt);
+  log_event('b');
+}
+static void callback_may_work(void) {
+  rcgc_heap *heap = fresh_heap();
+  cb_heap = heap;
+  void *x = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(x, 0, x), RCGC_OK);
+  void *w = rcgc_weakref_new(x, busy_callback, NULL);
+  rcgc_decref(x);
+  reset_log();
+  CHECK_EQ(collect(heap), 1);
+  CHECK(strcmp(events, "tb") == 0);
+  rcgc_decref(w);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/* A weak reference whose count reached zero and which waits on the freeing
+ * worklist when its referent dies does not call back, as in CPython
+ * (PyObject_ClearWeakRefs skips weak references with refcount 0; there this
+ * happens past its trashcan depth of 50), and it is freed exactly once.
+ *   c[i].a = c[i + 1] for i < 49; c[49].a = w; c[49].b = c50; c50.a = t
+ *   w = weakref.ref(t, cb); del everything but c[0]; del c[0]: log -> []  (CPython 3.11) */
+static void deferred_weakref_does_not_call_back(void) {
+  rcgc_heap *heap = fresh_heap();
+  enum { DEPTH = 50 };
+  void *c[DEPTH];
+  for (int i = 0; i < DEPTH; i++) c[i] = rcgc_slots_new(heap, 2);
+  for (int i = 0; i + 1 < DEPTH; i++) CHECK_RC(rcgc_slots_set(c[i], 0, c[i + 1]), RCGC_OK);
+  void *c50 = rcgc_slots_new(heap, 1), *t = rcgc_slots_new(heap, 1);
+  void *w = rcgc_weakref_new(t, log_callback, (void *)"w");
+  CHECK_RC(rcgc_slots_set(c[DEPTH - 1], 0, w), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(c[DEPTH - 1], 1, c50), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(c50, 0, t), RCGC_OK);
+  rcgc_decref(w);
+  rcgc_decref(t);
+  rcgc_decref(c50);
+  for (int i = 1; i < DEPTH; i++) rcgc_decref(c[i]);
+  reset_log();
+  rcgc_decref(c[0]);
+  CHECK_EQ(n_events, 0);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/* Weak references to weak references and to untracked objects work too (in
+ * CPython, weakref objects themselves cannot be weakly referenced; rcgc
+ * accepts any object). */
+static void any_object(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type_spec leaf_spec = {"leaf", 8, NULL, NULL, NULL, NULL};
+  rcgc_type *leaf = NULL;
+  CHECK_RC(rcgc_type_register(heap, &leaf_spec, &leaf), RCGC_OK);
+  void *l = rcgc_alloc(leaf);
+  void *wl = rcgc_weakref_new(l, log_callback, (void *)"l");
+  void *ww = rcgc_weakref_new(wl, log_callback, (void *)"w");
+  reset_log();
+  rcgc_decref(l);
+  CHECK(strcmp(events, "l") == 0);
+  rcgc_decref(wl);
+  CHECK(strcmp(events, "lw") == 0);
+  CHECK(rcgc_weakref_get(ww) == NULL);
+  rcgc_decref(ww);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/* rcgc_heap_free clears every weak reference without calling back, after its
+ * final collection (whose callbacks do run). */
+static void heap_free_clears(void) {
+  rcgc_heap *heap = fresh_heap();
+  void *o = rcgc_slots_new(heap, 2);
+  void *w = rcgc_weakref_new(o, log_callback, (void *)"o");
+  void *x = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(x, 0, x), RCGC_OK);
+  void *wx = rcgc_weakref_new(x, log_callback, (void *)"x");
+  rcgc_decref(x);
+  reset_log();
+  (void)w;
+  (void)wx;
+  rcgc_heap_free(heap); /* o, w and wx were never released: freed with the heap */
+  CHECK(strcmp(events, "x") == 0);
+}
+
+/* Bad input. */
+static void bad_input(void) {
+  rcgc_heap *heap = fresh_heap();
+  CHECK(rcgc_weakref_new(NULL, NULL, NULL) == NULL);
+  CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
+  CHECK(strstr(rcgc_last_error(), "rcgc_weakref_new") != NULL);
+  CHECK(rcgc_weakref_get(NULL) == NULL);
+  CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
+  void *o = rcgc_slots_new(heap, 1);
+  CHECK(rcgc_weakref_get(o) == NULL);
+  CHECK_RC(rcgc_last_error_code(), RCGC_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(rcgc_last_error(), "rcgc_weakref_get") != NULL);
+  CHECK(strstr(rcgc_last_error(), "not a weak reference") != NULL);
+  CHECK_EQ(rcgc_weakref_count(NULL), 0);
+  CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
+  CHECK(!rcgc_is_weakref(NULL));
+  rcgc_decref(o);
+  rcgc_heap_free(heap);
+}
+
+int main(void) {
+  basic();
+  sharing();
+  callbacks_on_refcount_death();
+  weakref_dies_first();
+  cleared_before_finalizers();
+  garbage_weakref_no_callback();
+  reachable_weakref_calls_back();
+  freed_by_callback_counts();
+  unreachable_weakref_to_live();
+  resurrection();
+  made_during_finalization();
+  callback_may_work();
+  deferred_weakref_does_not_call_back();
+  any_object();
+  heap_free_clears();
+  bad_input();
+  CHECK_DONE("test_weakref");
+}
