@@ -938,6 +938,58 @@ static void bad_arguments(void) {
   rcgc_heap_free(heap);
 }
 
+/* ---------------------------------------------------------------------------
+ * Rule 10: a weak reference keeps nothing alive: it reports no reference to
+ * its referent. Objects the garbage list keeps (RCGC_DEBUG_SAVEALL) are held
+ * from outside the heap, by the list, until it is cleared.
+ *   class P: __slots__ = ('a', 'b', '__weakref__')
+ *   x = P(); w = weakref.ref(x); objs = [x, w]
+ *   referents(w) == []; external(0, objs) == 1; external(1, objs) == 1; gc.is_tracked(w)
+ *   gc.set_debug(gc.DEBUG_SAVEALL); c = P(); c.a = c; del c; gc.collect() == 1
+ *   objs = [gc.garbage[0]]; external(0, objs) == 1; why_alive(0, objs) == [0]
+ *   gc.garbage.clear(); external(0, objs) == 0; why_alive(0, objs) == []
+ * ------------------------------------------------------------------------- */
+static void weak_and_saved(void) {
+  rcgc_type *pair_type, *blob_type;
+  rcgc_heap *heap = fresh_heap(&pair_type, &blob_type);
+  void *x = new_obj(pair_type);
+  void *w = rcgc_weakref_new(x, NULL, NULL);
+  CHECK(w != NULL);
+  text got = export_graph(heap, RCGC_GRAPH_JSON, NULL, 0);
+  char line[200];
+  snprintf(line, sizeof line, "{\"id\":\"0x%" PRIxPTR "\",\"type\":\"Pair\",\"refcount\":1,\"external\":1,", ADDR(x));
+  CHECK_CONTAINS(str(&got), line);
+  snprintf(line, sizeof line,
+           "{\"id\":\"0x%" PRIxPTR "\",\"type\":\"rcgc.weakref\",\"refcount\":1,\"external\":1,"
+           "\"reachable\":true,\"state\":\"gen0\",",
+           ADDR(w));
+  CHECK_CONTAINS(str(&got), line);
+  CHECK_CONTAINS(str(&got), "\"edges\":[\n]}\n"); /* no reference at all */
+  text_free(&got);
+  rcgc_decref(w);
+
+  CHECK_RC(rcgc_set_debug(heap, RCGC_DEBUG_SAVEALL), RCGC_OK);
+  void *c = new_obj(pair_type);
+  rcgc_set_ref(&((pair *)c)->a, c);
+  rcgc_decref(c);
+  size_t found = 0, length = 0;
+  CHECK_RC(rcgc_collect(heap, 2, &found), RCGC_OK);
+  CHECK_EQ(found, 1);
+  chain_log log = {.n = 0};
+  CHECK_RC(rcgc_why_alive(heap, c, log_chain, &log, &length), RCGC_OK);
+  CHECK_EQ(length, 1); /* held by the garbage list */
+  CHECK(log.objs[0] == c);
+  CHECK_RC(rcgc_clear_garbage(heap), RCGC_OK);
+  CHECK_RC(rcgc_why_alive(heap, c, log_chain, &log, &length), RCGC_ERR_NOT_FOUND);
+  CHECK_EQ(length, 0);
+  CHECK_RC(rcgc_set_debug(heap, 0), RCGC_OK);
+  CHECK_RC(rcgc_collect(heap, 2, &found), RCGC_OK);
+  CHECK_EQ(found, 1);
+  rcgc_decref(x);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
 int main(void) {
   whole_heap();
   from_roots();
@@ -948,5 +1000,6 @@ int main(void) {
   callbacks_change_the_heap();
   escaping();
   bad_arguments();
+  weak_and_saved();
   CHECK_DONE("test_graph");
 }
