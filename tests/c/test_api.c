@@ -6,19 +6,6 @@
 
 #include "check.h"
 
-#define CHECK_STREQ(actual, expected)                                            \
-  do {                                                                           \
-    const char *check_sa_ = (actual);                                            \
-    const char *check_se_ = (expected);                                          \
-    check_count++;                                                               \
-    if (check_sa_ == NULL || strcmp(check_sa_, check_se_) != 0) {                \
-      fprintf(stderr, "%s:%d: CHECK_STREQ failed: %s == \"%s\", expected \"%s\"\n", \
-              __FILE__, __LINE__, #actual, check_sa_ ? check_sa_ : "(null)",     \
-              check_se_);                                                        \
-      exit(1);                                                                   \
-    }                                                                            \
-  } while (0)
-
 /* Set from RCGC_STRESS_GC (the harness sets it when the library is built with the
  * stress-gc feature, which collects generation 0 on every tracked allocation): the
  * generation counts after allocations are then not CPython's. */

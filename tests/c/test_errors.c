@@ -19,30 +19,6 @@
 
 static unsigned long cases = 0;
 
-#define CHECK_STREQ(actual, expected)                                            \
-  do {                                                                           \
-    const char *check_sa_ = (actual);                                            \
-    const char *check_se_ = (expected);                                          \
-    check_count++;                                                               \
-    if (check_sa_ == NULL || strcmp(check_sa_, check_se_) != 0) {                \
-      fprintf(stderr, "%s:%d: CHECK_STREQ failed: %s == \"%s\", expected \"%s\"\n", \
-              __FILE__, __LINE__, #actual, check_sa_ ? check_sa_ : "(null)",     \
-              check_se_);                                                        \
-      exit(1);                                                                   \
-    }                                                                            \
-  } while (0)
-
-#define CHECK_CONTAINS(haystack, needle)                                         \
-  do {                                                                           \
-    const char *check_h_ = (haystack);                                           \
-    check_count++;                                                               \
-    if (check_h_ == NULL || strstr(check_h_, (needle)) == NULL) {                \
-      fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,       \
-              __LINE__, check_h_ ? check_h_ : "(null)", (needle));              \
-      exit(1);                                                                   \
-    }                                                                            \
-  } while (0)
-
 static int all_zero_bytes(const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (p[i] != 0) return 0;

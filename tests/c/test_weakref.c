@@ -142,13 +142,13 @@ static void callbacks_on_refcount_death(void) {
   void *wb = rcgc_weakref_new(o, log_callback, (void *)&b);
   reset_log();
   rcgc_decref(o);
-  CHECK(strcmp(events, "ba") == 0);
+  CHECK_STREQ(events, "ba");
   CHECK(rcgc_weakref_get(plain) == NULL);
   CHECK(rcgc_weakref_get(wa) == NULL);
   rcgc_decref(wa);
   rcgc_decref(wb);
   rcgc_decref(plain);
-  CHECK(strcmp(events, "ba") == 0); /* a callback runs once */
+  CHECK_STREQ(events, "ba"); /* a callback runs once */
   rcgc_heap_free(heap);
 }
 
@@ -186,7 +186,7 @@ static void cleared_before_finalizers(void) {
   reset_log();
   rcgc_decref(x);
   CHECK_EQ(collect(heap), 1);
-  CHECK(strcmp(events, "cD") == 0);
+  CHECK_STREQ(events, "cD");
   f_action = NULL;
   rcgc_decref(global_w);
   rcgc_heap_free(heap);
@@ -226,10 +226,10 @@ static void reachable_weakref_calls_back(void) {
   rcgc_decref(x);
   reset_log();
   CHECK_EQ(collect(heap), 1);
-  CHECK(strcmp(events, "c") == 0);
+  CHECK_STREQ(events, "c");
   CHECK(rcgc_weakref_get(w) == NULL);
   CHECK_EQ(collect(heap), 0); /* the callback does not run again */
-  CHECK(strcmp(events, "c") == 0);
+  CHECK_STREQ(events, "c");
   rcgc_decref(w);
   rcgc_heap_free(heap);
 }
@@ -255,7 +255,7 @@ static void freed_by_callback_counts(void) {
   reset_log();
   CHECK_EQ(collect(heap), 2);
   CHECK(holder == NULL);
-  CHECK(strcmp(events, "p") == 0);
+  CHECK_STREQ(events, "p");
   CHECK_EQ(live_objects(heap), 0);
   rcgc_heap_free(heap);
 }
@@ -280,10 +280,10 @@ static void unreachable_weakref_to_live(void) {
   f_action = check_b_dead;
   reset_log();
   CHECK_EQ(collect(heap), 2);
-  CHECK(strcmp(events, "D") == 0);
+  CHECK_STREQ(events, "D");
   CHECK_EQ(rcgc_weakref_count(live), 0);
   rcgc_decref(live);
-  CHECK(strcmp(events, "D") == 0);
+  CHECK_STREQ(events, "D");
   f_action = NULL;
   rcgc_heap_free(heap);
 }
@@ -311,7 +311,7 @@ static void resurrection(void) {
   CHECK_EQ(collect(heap), 0);
   CHECK(saved == x);
   CHECK(rcgc_weakref_get(w) == NULL);
-  CHECK(strcmp(events, "cD") == 0);
+  CHECK_STREQ(events, "cD");
   /* A new weak reference to the resurrected object works as usual. */
   void *w2 = rcgc_weakref_new(saved, NULL, NULL);
   void *got = rcgc_weakref_get(w2);
@@ -321,7 +321,7 @@ static void resurrection(void) {
   rcgc_clear_ref(&((F *)saved)->a);
   rcgc_decref(saved); /* dies by refcount now; finalize does not run again */
   CHECK(rcgc_weakref_get(w2) == NULL);
-  CHECK(strcmp(events, "cD") == 0);
+  CHECK_STREQ(events, "cD");
   rcgc_decref(w2);
   rcgc_decref(w);
   rcgc_heap_free(heap);
@@ -351,7 +351,7 @@ static void made_during_finalization(void) {
   f_action = make_weakref;
   reset_log();
   CHECK_EQ(collect(heap), 1);
-  CHECK(strcmp(events, "D") == 0);
+  CHECK_STREQ(events, "D");
   CHECK(rcgc_weakref_get(made) == NULL);
   f_action = NULL;
   rcgc_decref(made);
@@ -367,7 +367,7 @@ static void busy_callback(void *weakref, void *ctx) {
   (void)weakref;
   (void)ctx;
   CHECK_RC(rcgc_collect(cb_heap, 0, NULL), RCGC_ERR_REENTRANT);
-  CHECK(strstr(rcgc_last_error(), "weak reference callbacks") != NULL);
+  CHECK_CONTAINS(rcgc_last_error(), "weak reference callbacks");
   void *tmp = rcgc_slots_new(cb_heap, 1);
   CHECK(tmp != NULL);
   void *wt = rcgc_weakref_new(tmp, log_callback, (void *)"t");
@@ -384,7 +384,7 @@ static void callback_may_work(void) {
   rcgc_decref(x);
   reset_log();
   CHECK_EQ(collect(heap), 1);
-  CHECK(strcmp(events, "tb") == 0);
+  CHECK_STREQ(events, "tb");
   rcgc_decref(w);
   CHECK_EQ(live_objects(heap), 0);
   rcgc_heap_free(heap);
@@ -431,9 +431,9 @@ static void any_object(void) {
   void *ww = rcgc_weakref_new(wl, log_callback, (void *)"w");
   reset_log();
   rcgc_decref(l);
-  CHECK(strcmp(events, "l") == 0);
+  CHECK_STREQ(events, "l");
   rcgc_decref(wl);
-  CHECK(strcmp(events, "lw") == 0);
+  CHECK_STREQ(events, "lw");
   CHECK(rcgc_weakref_get(ww) == NULL);
   rcgc_decref(ww);
   CHECK_EQ(live_objects(heap), 0);
@@ -454,7 +454,7 @@ static void heap_free_clears(void) {
   (void)w;
   (void)wx;
   rcgc_heap_free(heap); /* o, w and wx were never released: freed with the heap */
-  CHECK(strcmp(events, "x") == 0);
+  CHECK_STREQ(events, "x");
 }
 
 /* Bad input. */
@@ -462,14 +462,14 @@ static void bad_input(void) {
   rcgc_heap *heap = fresh_heap();
   CHECK(rcgc_weakref_new(NULL, NULL, NULL) == NULL);
   CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
-  CHECK(strstr(rcgc_last_error(), "rcgc_weakref_new") != NULL);
+  CHECK_CONTAINS(rcgc_last_error(), "rcgc_weakref_new");
   CHECK(rcgc_weakref_get(NULL) == NULL);
   CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
   void *o = rcgc_slots_new(heap, 1);
   CHECK(rcgc_weakref_get(o) == NULL);
   CHECK_RC(rcgc_last_error_code(), RCGC_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(rcgc_last_error(), "rcgc_weakref_get") != NULL);
-  CHECK(strstr(rcgc_last_error(), "not a weak reference") != NULL);
+  CHECK_CONTAINS(rcgc_last_error(), "rcgc_weakref_get");
+  CHECK_CONTAINS(rcgc_last_error(), "not a weak reference");
   CHECK_EQ(rcgc_weakref_count(NULL), 0);
   CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
   CHECK(!rcgc_is_weakref(NULL));
