@@ -24,7 +24,9 @@
 //!
 //! # One collection of generations 0..=g
 //!
-//! 1. Candidates: the vectors of generations g, 0, .., g-1 are concatenated. No
+//! 1. Candidates: the vectors of generations 0..=g are concatenated, the
+//!    largest first (the oldest on a tie: its objects then keep their index
+//!    in a full collection), the others appended from the youngest up. No
 //!    user code has run yet, and room for every survivor in the target
 //!    generation (g + 1, or 2) and for the scan's side array is reserved now,
 //!    so nothing later can fail for lack of memory after an object has
@@ -325,15 +327,17 @@ struct Candidates {
 const NOT_A_CANDIDATE: u32 = u32::MAX;
 
 impl Candidates {
-    /// Generations 0..=oldest, laid out as `oldest`, 0, 1, ..., oldest - 1
-    /// with the given lengths.
-    fn generations(oldest: usize, lens: [usize; GENERATIONS]) -> Candidates {
+    /// Generations 0..=oldest, laid out as `base` first, then the others from
+    /// the youngest up, with the given lengths.
+    fn generations(base: usize, oldest: usize, lens: [usize; GENERATIONS]) -> Candidates {
         let mut offset = [NOT_A_CANDIDATE; 8];
-        let mut next = lens[oldest];
-        offset[State::generation(oldest) as usize] = 0;
-        for (generation, len) in lens.iter().enumerate().take(oldest) {
-            offset[State::generation(generation) as usize] = next as u32;
-            next += len;
+        offset[State::generation(base) as usize] = 0;
+        let mut next = lens[base];
+        for (generation, len) in lens.iter().enumerate().take(oldest + 1) {
+            if generation != base {
+                offset[State::generation(generation) as usize] = next as u32;
+                next += len;
+            }
         }
         Candidates { offset }
     }
@@ -719,9 +723,12 @@ impl Heap {
         // 1. Candidates, and room for every survivor in the target generation
         //    and for the scan's side array.
         let lens = [self.gc.len(0), self.gc.len(1), self.gc.len(2)];
-        let younger: usize = lens[..g].iter().sum();
-        let total = lens[g] + younger;
-        with(&self.gc.gens[g], |v| v.try_reserve(younger)).map_err(|_| Error::NoMemory)?;
+        let total: usize = lens[..=g].iter().sum();
+        // The largest vector is the base the others are appended to: the
+        // first full collection of a heap built with collection off copies
+        // nothing.
+        let base = (0..=g).max_by_key(|&k| lens[k]).unwrap_or(g);
+        with(&self.gc.gens[base], |v| v.try_reserve(total - lens[base])).map_err(|_| Error::NoMemory)?;
         with_refs(&self.gc.refs, |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
         if target != g {
             let room = self.gc.len(target) + total;
@@ -735,8 +742,8 @@ impl Heap {
             candidates: stats.get().candidates + total,
             ..stats.get()
         });
-        let mut cands = with(&self.gc.gens[g], std::mem::take);
-        for k in 0..g {
+        let mut cands = with(&self.gc.gens[base], std::mem::take);
+        for k in (0..=g).filter(|&k| k != base) {
             with(&self.gc.gens[k], |v| {
                 cands.extend_from_slice(v);
                 v.clear();
@@ -753,7 +760,7 @@ impl Heap {
 
         // 2. Scan.
         let outer = self.enter(Phase::Traversing);
-        let scanned = self.scan(&cands, Candidates::generations(g, lens));
+        let scanned = self.scan(&cands, Candidates::generations(base, g, lens));
         // 3. One pass: survivors to the target generation, the rest to
         //    `unreachable`. If the scan failed, or `unreachable` (or, under
         //    RCGC_DEBUG_SAVEALL, the garbage list) cannot get room, every
@@ -777,7 +784,7 @@ impl Heap {
                     // Compacting in place (`kept <= i`, so nothing unread is
                     // overwritten). A generation 2 object that keeps its index
                     // is not written to at all.
-                    if kept != i || i >= lens[g] {
+                    if kept != i || base != g || i >= lens[g] {
                         h.place(State::Gen2, kept);
                     }
                     cands[kept] = h;
@@ -994,9 +1001,19 @@ impl Heap {
 
 /// Marks everything reachable from `root` (already marked) through candidates.
 fn mark_from(root: &Header, scan: &mut Scan<'_>) {
-    scan.traverse(root, visit_reach, Scan::reach);
+    expand(root, scan);
     while let Some(p) = scan.stack.pop() {
         // SAFETY: the stack holds live candidates.
-        scan.traverse(unsafe { &*p }, visit_reach, Scan::reach);
+        expand(unsafe { &*p }, scan);
     }
+}
+
+/// Marks what `h` references and queues it, so that the first referent is
+/// expanded next: a structure built in order (a tree in preorder) is then
+/// marked in address order, not backwards from its last branch.
+#[inline(always)]
+fn expand(h: &Header, scan: &mut Scan<'_>) {
+    let pushed = scan.stack.len();
+    scan.traverse(h, visit_reach, Scan::reach);
+    scan.stack[pushed..].reverse();
 }
