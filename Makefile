@@ -62,6 +62,7 @@ test-python: build
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --quiet
 
 clean:
 	cargo clean

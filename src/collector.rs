@@ -228,7 +228,7 @@ impl GcState {
         self.thresholds.each_ref().map(Cell::get)
     }
 
-    /// Sets the thresholds; thresholds[0] == 0 turns automatic collection off.
+    /// Sets the thresholds; `thresholds[0] == 0` turns automatic collection off.
     pub fn set_thresholds(&self, thresholds: [usize; GENERATIONS]) {
         for (cell, value) in self.thresholds.iter().zip(thresholds) {
             cell.set(value);

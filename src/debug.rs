@@ -320,7 +320,7 @@ impl Heap {
     }
 
     /// rcgc_clear_garbage: drops the garbage list's references (del
-    /// gc.garbage[:]). Refused in the middle of a collection, whose room in
+    /// `gc.garbage[:]`). Refused in the middle of a collection, whose room in
     /// the list may be reserved, and from the debug sink.
     pub fn clear_garbage(&self) -> Result<(), Error> {
         if !matches!(
