@@ -178,17 +178,27 @@ fn run_command(cmd: &mut Command, what: &str) -> Output {
 fn compile(source: &Path, link_rcgc: bool) -> PathBuf {
     let is_cxx = source.extension().is_some_and(|e| e == "cpp");
     let stem = source.file_stem().expect("source has a name").to_owned();
-    let exe = out_dir().join(&stem);
+    compile_with(
+        source,
+        if is_cxx { CXX_FLAGS } else { C_FLAGS },
+        &out_dir().join(stem),
+        link_rcgc,
+    )
+}
+
+/// Compiles `source` with `flags` (C or C++ by its extension) into `exe`.
+fn compile_with(source: &Path, flags: &[&str], exe: &Path, link_rcgc: bool) -> PathBuf {
+    let is_cxx = source.extension().is_some_and(|e| e == "cpp");
     let mut cmd = Command::new(if is_cxx { "c++" } else { "cc" });
     cmd.current_dir(manifest_dir())
-        .args(if is_cxx { CXX_FLAGS } else { C_FLAGS })
+        .args(flags)
         .arg("-I")
         .arg(manifest_dir().join("include"))
         .arg("-I")
         .arg(c_dir())
         .arg(source)
         .arg("-o")
-        .arg(&exe);
+        .arg(exe);
     if link_rcgc {
         cmd.arg(static_lib()).args(LINK_LIBS);
     }
@@ -199,7 +209,7 @@ fn compile(source: &Path, link_rcgc: bool) -> PathBuf {
         source.display(),
         show(&output)
     );
-    exe
+    exe.to_path_buf()
 }
 
 /// Runs a program (under valgrind if asked), with `RCGC_UNDER_VALGRIND=1` then, and
@@ -281,7 +291,30 @@ c_tests! {
     c_test_weakref => "test_weakref.c",
     c_test_debug => "test_debug.c",
     c_test_graph => "test_graph.c",
+    c_test_inline => "test_inline.c",
     cpp_test => "test_cpp.cpp",
+}
+
+/// The header's static inline functions also compile as C99 (what the rest of
+/// the header needs): test_inline.c built with -std=c99 and run.
+#[test]
+fn c_test_inline_c99() {
+    let flags: Vec<&str> = C_FLAGS
+        .iter()
+        .map(|f| if f.starts_with("-std=") { "-std=c99" } else { f })
+        .collect();
+    let exe = compile_with(
+        &c_dir().join("test_inline.c"),
+        &flags,
+        &out_dir().join("test_inline_c99"),
+        true,
+    );
+    let output = run_program(&exe);
+    assert!(
+        output.status.success(),
+        "test_inline.c (-std=c99) failed:\n{}",
+        show(&output)
+    );
 }
 
 #[test]
