@@ -79,6 +79,7 @@ WORKLOADS = [
     ("free", 1_000_000, "free a 1,000,000-node list by refcount (drop its root)", ("rcgc_struct", "rcgc_slots", "cpython")),
     ("churn", 10_000_000, "10,000,000 short-lived objects, allocate + free", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
     ("rc_ops", 100_000_000, "100,000,000 incref + decref pairs through the C ABI", ("rcgc_struct", "rcgc_slots")),
+    ("rc_ops_inline", 100_000_000, "the same pairs through rcgc.h's static inline functions", ("rcgc_struct", "rcgc_slots")),
     ("binarytrees", binarytrees_expected()[1], "binary-trees, depth 18, whole run", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
     ("memory", 1_000_000, "resident bytes per live two-reference object (1,000,000)", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
 ]
@@ -87,6 +88,8 @@ NOT_APPLICABLE = {
     ("free", "boehm"): "no refcount: garbage waits for a collection (see churn)",
     ("rc_ops", "cpython"): "CPython inlines Py_INCREF/Py_DECREF",
     ("rc_ops", "boehm"): "no reference counts",
+    ("rc_ops_inline", "cpython"): "what Py_INCREF/Py_DECREF do in CPython",
+    ("rc_ops_inline", "boehm"): "no reference counts",
 }
 # build_auto runs in several modes: on (timed), off (timed), trace (pauses; rcgc only:
 # CPython's gc.callbacks and Boehm's collection events cost nothing between collections).
@@ -214,8 +217,10 @@ def check_sample(r, failures):
             want(r["live_after"] == 0, f"{r['live_after']} objects still live at the end")
         if w == "churn":
             want(r["allocated_total"] == objects, f"allocated {r['allocated_total']}")
-        if w == "rc_ops":
+        if w in ("rc_ops", "rc_ops_inline"):
             want(r["refcount_after"] == 1, f"refcount {r['refcount_after']} after the pairs, expected 1")
+        if w == "rc_ops_inline":
+            want(r["live_after"] == 0, f"{r['live_after']} objects live after the last inline decref")
         if w in ("build_auto", "memory"):
             want(r["live_before"] == objects, f"{r['live_before']} live objects after building")
         if w == "build_auto":
@@ -353,7 +358,9 @@ def notes(row):
             return f"ns per node; automatic gc off: {fmt_ms(row['gc_off_median_ms'])} ms"
         return "ns per node allocated"
     if w == "rc_ops":
-        return "ns per pair"
+        return "ns per pair, two calls"
+    if w == "rc_ops_inline":
+        return "ns per pair, rcgc_incref_inline + rcgc_decref_inline"
     return ""
 
 
@@ -463,6 +470,7 @@ def targets(rows, cp, ref_rows=()):
     per_obj("free", 8)
     per_obj("churn", 8)
     per_obj("rc_ops", 2, "ns/pair")
+    per_obj("rc_ops_inline", 2, "ns/pair")
     per_obj("memory", 40, "B/obj", "bytes_per_object")
 
     boehm = get.get(("binarytrees", "boehm"))
@@ -655,7 +663,7 @@ def bench(args):
                     check_sample(r, failures)
                     r["rep"] = rep
                     samples.append(r)
-                    log(f"  [{rep + 1}/{reps}] {w:<11} {SYSTEMS[s]:<13}{' ' + mode if mode else '':<6} {r['ms']:10.2f} ms")
+                    log(f"  [{rep + 1}/{reps}] {w:<13} {SYSTEMS[s]:<13}{' ' + mode if mode else '':<6} {r['ms']:10.2f} ms")
     # binarytrees must print the same in every system
     outs = {tuple(r["output"]) for r in samples if r["workload"] == "binarytrees"}
     if len(outs) > 1:

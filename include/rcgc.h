@@ -1188,3 +1188,99 @@ enum rcgc_result rcgc_why_alive_text(struct rcgc_heap *heap,
 #endif  // __cplusplus
 
 #endif  /* RCGC_H */
+
+#ifndef RCGC_INLINE_H
+#define RCGC_INLINE_H
+
+/**
+ * The first 16 bytes of every object, just before its payload: the one part
+ * of an object's memory that is ABI. rcgc_incref_inline and rcgc_decref_inline
+ * read it; nothing else should. Do not write to it.
+ *
+ * tag: the address of the object's type with flag bits in its 8 low bits;
+ * only RCGC_HEAD_SLOW is public. refcnt: the reference count, a 32-bit
+ * unsigned integer at offset 8 on 64-bit targets (offsetof(rcgc_object_head,
+ * refcnt) on any target); RCGC_REFCNT_IMMORTAL (UINT32_MAX) is sticky: such an
+ * object is never freed. gc: private to the collector. The object's payload
+ * starts RCGC_OBJECT_HEAD_SIZE bytes after the start of this struct.
+ */
+typedef struct rcgc_object_head {
+  uintptr_t tag;
+  uint32_t refcnt;
+  uint32_t gc;
+} rcgc_object_head;
+
+/** Bytes between the start of an object's rcgc_object_head and its payload. */
+#define RCGC_OBJECT_HEAD_SIZE 16
+
+/** The sticky refcount of an immortal object. */
+#define RCGC_REFCNT_IMMORTAL UINT32_MAX
+
+/**
+ * Set in tag on every object whose refcount operations need the library: all
+ * objects of a checked heap (rcgc_config.checked), live or freed. The inline
+ * functions then call rcgc_incref/rcgc_decref.
+ */
+#define RCGC_HEAD_SLOW 0x80u
+
+/**
+ * The rcgc_object_head of `obj`, which must be a live rcgc object (the
+ * payload pointer rcgc_alloc returned); nothing is checked.
+ */
+static inline rcgc_object_head *rcgc_object_head_of(void *obj) {
+#ifdef __cplusplus
+  return static_cast<rcgc_object_head *>(static_cast<void *>(static_cast<char *>(obj) - RCGC_OBJECT_HEAD_SIZE));
+#else
+  char *payload = obj;
+  void *head = payload - RCGC_OBJECT_HEAD_SIZE;
+  return head;
+#endif
+}
+
+/**
+ * rcgc_incref as an inline function (Py_INCREF's speed): adds 1 to the count
+ * in place. It calls rcgc_incref instead when `obj` is NULL, when the object
+ * belongs to a checked heap (RCGC_HEAD_SLOW) or when it is immortal, so the
+ * result is always exactly that of rcgc_incref.
+ *
+ * It checks nothing: `obj` must be NULL or a live rcgc object (the payload
+ * pointer rcgc_alloc returned), used by the thread that owns its heap. Any other
+ * pointer is undefined behaviour, as with Py_INCREF; only objects of a checked
+ * heap are validated, by the call.
+ */
+static inline void rcgc_incref_inline(void *obj) {
+  if (obj != NULL) {
+    rcgc_object_head *head = rcgc_object_head_of(obj);
+    if ((head->tag & RCGC_HEAD_SLOW) == 0 && head->refcnt != RCGC_REFCNT_IMMORTAL) {
+      head->refcnt++;
+      return;
+    }
+  }
+  rcgc_incref(obj);
+}
+
+/**
+ * rcgc_decref as an inline function (Py_DECREF's speed): subtracts 1 from the
+ * count in place when the count is above 1. It calls rcgc_decref instead when
+ * `obj` is NULL, when the object belongs to a checked heap (RCGC_HEAD_SLOW),
+ * when it is immortal, and when the count is 1 (the object is freed, with
+ * finalize, clear and destroy, iteratively) or 0 (a decref too many, reported
+ * to the misuse handler), so the result is always exactly that of rcgc_decref.
+ *
+ * It checks nothing: `obj` must be NULL or an object of a live heap, used by
+ * the thread that owns the heap. Any other pointer is undefined behaviour, as
+ * with Py_DECREF; only objects of a checked heap are validated, by the call.
+ */
+static inline void rcgc_decref_inline(void *obj) {
+  if (obj != NULL) {
+    rcgc_object_head *head = rcgc_object_head_of(obj);
+    uint32_t refcnt = head->refcnt;
+    if ((head->tag & RCGC_HEAD_SLOW) == 0 && refcnt > 1 && refcnt != RCGC_REFCNT_IMMORTAL) {
+      head->refcnt = refcnt - 1;
+      return;
+    }
+  }
+  rcgc_decref(obj);
+}
+
+#endif  /* RCGC_INLINE_H */

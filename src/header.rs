@@ -1,18 +1,31 @@
 //! The object header: 16 bytes in front of every payload.
 //!
 //! ```text
-//! offset  0  tag: usize    address of the object's Type | WEAKLY_REFERENCED (bit 6)
-//!                          | LARGE (bit 5) | FINALIZED (bit 4) | state (bits 0..=3)
+//! offset  0  tag: usize    address of the object's Type | SLOW (bit 7)
+//!                          | WEAKLY_REFERENCED (bit 6) | LARGE (bit 5)
+//!                          | FINALIZED (bit 4) | state (bits 0..=3)
 //! offset  8  refcnt: u32   the reference count; u32::MAX is sticky (an immortal object)
 //! offset 12  gc: u32       tracked: the object's index in the vector of its generation
 //!                          (or in the collector's unreachable vector)
 //! offset 16  payload       16-byte aligned, zeroed at allocation
 //! ```
 //!
-//! Types are aligned to 128 bytes, so the seven low bits of their address are
+//! Types are aligned to 256 bytes, so the eight low bits of their address are
 //! free for the state, the FINALIZED mark, the LARGE mark (the block came from
-//! the system allocator, not from a size-class arena) and the WEAKLY_REFERENCED
-//! mark (the heap's weak reference table has an entry for the object). All fields are `Cell`s: objects are
+//! the system allocator, not from a size-class arena), the WEAKLY_REFERENCED
+//! mark (the heap's weak reference table has an entry for the object) and the
+//! SLOW mark (the object belongs to a checked heap).
+//!
+//! The first 16 bytes are part of the C ABI: `rcgc_incref_inline` and
+//! `rcgc_decref_inline` in include/rcgc.h (cbindgen.toml's trailer, struct
+//! `rcgc_object_head`) read `tag` and `refcnt` and write `refcnt` directly.
+//! They change a count only when SLOW is clear and the count is neither
+//! IMMORTAL nor (for a decref) 0 or 1; everything else goes to rcgc_incref or
+//! rcgc_decref. So SLOW must be set on every object whose refcount operations
+//! need the library (checked heaps validate each pointer), it must survive
+//! every later change of the tag, including the freed mark of a quarantined
+//! block, and `refcnt` must stay a u32 at offset 8 with IMMORTAL = u32::MAX.
+//! The const assertions below keep the layout. All fields are `Cell`s: objects are
 //! reached from C through raw pointers, several `&Header` to one object may be
 //! alive at once (a callback decrefs an object the collector is looking at), and
 //! the heap is used by one thread at a time.
@@ -50,8 +63,11 @@ const STATE_MASK: usize = 0b1111;
 const FINALIZED: usize = 0b01_0000;
 const LARGE: usize = 0b10_0000;
 const WEAKLY_REFERENCED: usize = 0b100_0000;
+/// The object belongs to a checked heap: the header's inline refcount
+/// functions always call the library for it. Part of the ABI (RCGC_HEAD_SLOW).
+const SLOW: usize = 0b1000_0000;
 /// The low bits of a type's address that the tag uses.
-pub const TAG_MASK: usize = 0b111_1111;
+pub const TAG_MASK: usize = 0b1111_1111;
 
 impl State {
     fn from_bits(bits: usize) -> State {
@@ -100,23 +116,29 @@ pub struct Header {
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
+// The layout include/rcgc.h's rcgc_object_head promises to C (see the top of this file).
+const _: () = assert!(std::mem::offset_of!(Header, tag) == 0);
+const _: () = assert!(std::mem::offset_of!(Header, refcnt) == std::mem::size_of::<usize>());
+const _: () = assert!(std::mem::size_of::<Cell<u32>>() == 4);
 
-/// The refcount value that never changes again.
+/// The refcount value that never changes again (UINT32_MAX, RCGC_REFCNT_IMMORTAL in C).
 pub const IMMORTAL: u32 = u32::MAX;
 
 impl Header {
     /// Writes a fresh header for a new object of `ty` with refcount 1, untracked;
-    /// `large` records that the block came from the system allocator.
+    /// `large` records that the block came from the system allocator. Objects of
+    /// a checked heap get the SLOW mark.
     ///
     /// # Safety
     /// `at` must point to writable memory of at least HEADER_SIZE bytes, 16-byte aligned.
     pub unsafe fn init<'a>(at: *mut u8, ty: &Type, large: bool) -> &'a Header {
         let header = at.cast::<Header>();
         let large = if large { LARGE } else { 0 };
+        let slow = if ty.heap().checked().is_some() { SLOW } else { 0 };
         // SAFETY: the caller hands us aligned, writable, exclusively owned memory.
         unsafe {
             header.write(Header {
-                tag: Cell::new(ty as *const Type as usize | large),
+                tag: Cell::new(ty as *const Type as usize | large | slow),
                 refcnt: Cell::new(1),
                 gc: Cell::new(0),
             });
@@ -230,9 +252,11 @@ impl Header {
         self.gc.set(value);
     }
 
-    /// Marks a block free, keeping its type for misuse reports.
+    /// Marks a block free, keeping its type for misuse reports and its SLOW
+    /// mark (a stale pointer into a checked heap still takes the checked path).
     pub fn mark_freed(&self) {
-        self.tag.set((self.tag.get() & !TAG_MASK) | State::Freed as usize);
+        self.tag
+            .set((self.tag.get() & (!TAG_MASK | SLOW)) | State::Freed as usize);
         self.refcnt.set(0);
     }
 }

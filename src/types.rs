@@ -69,7 +69,7 @@ pub const MAX_PAYLOAD: usize = (isize::MAX as usize) / 2 - HEADER_SIZE;
 
 /// A registered type. Lives as long as its heap; aligned so that object
 /// headers can keep state bits in the low bits of its address.
-#[repr(align(128))]
+#[repr(align(256))]
 pub struct Type {
     heap: *const Heap,
     name: CString,

@@ -178,17 +178,27 @@ fn run_command(cmd: &mut Command, what: &str) -> Output {
 fn compile(source: &Path, link_rcgc: bool) -> PathBuf {
     let is_cxx = source.extension().is_some_and(|e| e == "cpp");
     let stem = source.file_stem().expect("source has a name").to_owned();
-    let exe = out_dir().join(&stem);
+    compile_with(
+        source,
+        if is_cxx { CXX_FLAGS } else { C_FLAGS },
+        &out_dir().join(stem),
+        link_rcgc,
+    )
+}
+
+/// Compiles `source` with `flags` (C or C++ by its extension) into `exe`.
+fn compile_with(source: &Path, flags: &[&str], exe: &Path, link_rcgc: bool) -> PathBuf {
+    let is_cxx = source.extension().is_some_and(|e| e == "cpp");
     let mut cmd = Command::new(if is_cxx { "c++" } else { "cc" });
     cmd.current_dir(manifest_dir())
-        .args(if is_cxx { CXX_FLAGS } else { C_FLAGS })
+        .args(flags)
         .arg("-I")
         .arg(manifest_dir().join("include"))
         .arg("-I")
         .arg(c_dir())
         .arg(source)
         .arg("-o")
-        .arg(&exe);
+        .arg(exe);
     if link_rcgc {
         cmd.arg(static_lib()).args(LINK_LIBS);
     }
@@ -199,7 +209,7 @@ fn compile(source: &Path, link_rcgc: bool) -> PathBuf {
         source.display(),
         show(&output)
     );
-    exe
+    exe.to_path_buf()
 }
 
 /// Runs a program (under valgrind if asked), with `RCGC_UNDER_VALGRIND=1` then, and
@@ -281,7 +291,30 @@ c_tests! {
     c_test_weakref => "test_weakref.c",
     c_test_debug => "test_debug.c",
     c_test_graph => "test_graph.c",
+    c_test_inline => "test_inline.c",
     cpp_test => "test_cpp.cpp",
+}
+
+/// The header's static inline functions also compile as C99 (what the rest of
+/// the header needs): test_inline.c built with -std=c99 and run.
+#[test]
+fn c_test_inline_c99() {
+    let flags: Vec<&str> = C_FLAGS
+        .iter()
+        .map(|f| if f.starts_with("-std=") { "-std=c99" } else { f })
+        .collect();
+    let exe = compile_with(
+        &c_dir().join("test_inline.c"),
+        &flags,
+        &out_dir().join("test_inline_c99"),
+        true,
+    );
+    let output = run_program(&exe);
+    assert!(
+        output.status.success(),
+        "test_inline.c (-std=c99) failed:\n{}",
+        show(&output)
+    );
 }
 
 #[test]
@@ -547,6 +580,19 @@ fn strip_c_comments(header: &str) -> String {
     code
 }
 
+/// Functions a C header defines itself (`static inline`), so the library need not.
+fn header_inline_functions(header: &str) -> BTreeSet<String> {
+    let code = strip_c_comments(header);
+    code.split("static inline")
+        .skip(1)
+        .filter_map(|def| {
+            let signature = &def[..def.find('(')?];
+            let start = signature.rfind(|c: char| !is_ident_byte(c as u8)).map_or(0, |p| p + 1);
+            Some(signature[start..].to_string())
+        })
+        .collect()
+}
+
 /// Function names declared in a C header (comments stripped): `rcgc_x(` not after `*`.
 fn header_functions(header: &str) -> BTreeSet<String> {
     let code = strip_c_comments(header);
@@ -613,6 +659,15 @@ fn header_public_names(header: &str) -> BTreeSet<String> {
             '}' => {
                 depth -= 1;
                 if depth == 0 {
+                    let words = idents(&head);
+                    let is_type = words.iter().any(|w| matches!(w.as_str(), "struct" | "enum" | "union"));
+                    if let (false, Some(p)) = (is_type, head.find('(')) {
+                        // A function definition (the header's static inline functions).
+                        names.extend(idents(&head[..p]).pop());
+                        head.clear();
+                        body.clear();
+                        seen_body = false;
+                    }
                     continue;
                 }
             }
@@ -720,7 +775,8 @@ fn every_export_is_behind_the_panic_boundary() {
     let header_path = manifest_dir().join("include").join("rcgc.h");
     let header = fs::read_to_string(&header_path)
         .unwrap_or_else(|e| panic!("read {}: {e} (the build generates it)", header_path.display()));
-    let declared = header_functions(&header);
+    let inline = header_inline_functions(&header);
+    let declared: BTreeSet<String> = header_functions(&header).difference(&inline).cloned().collect();
     assert!(
         !declared.is_empty(),
         "found no rcgc_* functions in {}",
@@ -738,9 +794,11 @@ fn every_export_is_behind_the_panic_boundary() {
         offenders.join("\n  ")
     );
     println!(
-        "{} exported functions, all behind ffi_boundary!; {} header functions, all defined",
+        "{} exported functions, all behind ffi_boundary!; {} header functions, all defined; \
+         {} static inline in the header",
         defined.len(),
-        declared.len()
+        declared.len(),
+        inline.len()
     );
 }
 
@@ -775,6 +833,11 @@ fn the_source_scanners_work() {
                   void rcgc_set_misuse_handler(rcgc_heap *heap, rcgc_misuse_fn fn, void *ctx);\n";
     let declared: Vec<String> = header_functions(header).into_iter().collect();
     assert_eq!(declared, ["rcgc_collect", "rcgc_last_error", "rcgc_set_misuse_handler"]);
+    let header = "void rcgc_decref(void *obj);\n/* static inline void rcgc_commented(void) {} */\n\
+                  static inline void rcgc_decref_fast(void *obj) {\n  if (obj) { rcgc_decref(obj); }\n}\n\
+                  static inline int *rcgc_head(void *obj) { return (int *)obj; }\n";
+    let inline: Vec<String> = header_inline_functions(header).into_iter().collect();
+    assert_eq!(inline, ["rcgc_decref_fast", "rcgc_head"]);
 
     let header = "#ifndef RCGC_H\n#define RCGC_H\n#include <stddef.h>\n#define GENERATIONS 3\n\
                   typedef enum rcgc_result { RCGC_OK = 0, /* c */ RCGC_ERR_X = 1, } rcgc_result;\n\
@@ -783,7 +846,10 @@ fn the_source_scanners_work() {
                   typedef void (*visit_fn)(void *referent, void *ctx);\n\
                   enum plain { A, B = 2 };\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\
                   RCGC_MUST_USE\nenum rcgc_result rcgc_collect(struct rcgc_heap *heap,\n  int generation);\n\
-                  const char *helper_name(int code);\n#ifdef __cplusplus\n}  // extern \"C\"\n#endif\n#endif\n";
+                  const char *helper_name(int code);\n#ifdef __cplusplus\n}  // extern \"C\"\n#endif\n#endif\n\
+                  typedef struct rcgc_head { unsigned refcnt; } rcgc_head;\n\
+                  static inline void inline_helper(void *obj) {\n  if (obj) { rcgc_collect(obj, 0); }\n}\n\
+                  static inline rcgc_head *rcgc_head_of(void *obj) { return obj; }\n";
     let names: Vec<String> = header_public_names(header).into_iter().collect();
     assert_eq!(
         names,
@@ -795,8 +861,11 @@ fn the_source_scanners_work() {
             "RCGC_H",
             "RCGC_OK",
             "helper_name",
+            "inline_helper",
             "plain",
             "rcgc_collect",
+            "rcgc_head",
+            "rcgc_head_of",
             "rcgc_heap",
             "rcgc_result",
             "stats",

@@ -49,9 +49,10 @@ local here = script_dir()
 local repo = here .. "/../.."
 
 --- The C declarations of rcgc.h, for ffi.cdef: comments, preprocessor lines,
---- the RCGC_MUST_USE attribute and the extern "C" braces removed.
+--- the RCGC_MUST_USE attribute and the extern "C" braces removed, and the
+--- static inline section (RCGC_INLINE_H) too: ffi.cdef takes no function bodies.
 function M.declarations(header_text)
-  local text = header_text:gsub("/%*.-%*/", ""):gsub("//[^\n]*", "")
+  local text = header_text:gsub("\n#ifndef RCGC_INLINE_H\n.*", "\n"):gsub("/%*.-%*/", ""):gsub("//[^\n]*", "")
   local out = {}
   for line in text:gmatch("[^\n]*") do
     if not line:match("^%s*#") and not line:match('^%s*extern "C"') and not line:match("^%s*}%s*$") then

@@ -63,6 +63,8 @@ test("the declarations come from rcgc.h", function()
   eq(tonumber(C.RCGC_ERR_INVALID_ARGUMENT), 2, "RCGC_ERR_INVALID_ARGUMENT")
   local decls = rcgc.declarations("#define X 1\n/** doc */\nRCGC_MUST_USE int f(void); // c\n")
   eq(decls:match("^%s*(.-)%s*$"), "int f(void);", "stripped declarations")
+  decls = rcgc.declarations("int f(void);\n#ifndef RCGC_INLINE_H\nstatic inline void g(void) {\n}\n#endif\n")
+  eq(decls:match("^%s*(.-)%s*$"), "int f(void);", "the inline section dropped")
 end)
 
 test("errors carry the library's code, name and message", function()

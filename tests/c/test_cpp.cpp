@@ -103,6 +103,20 @@ int main() {
   EXPECT(found == 1 && debug_lines == 4 && rcgc_get_garbage_count(heap) == 1);
   EXPECT(rcgc_set_debug(heap, 0) == RCGC_OK && rcgc_clear_garbage(heap) == RCGC_OK);
 
+  // the header's inline refcount functions, compiled as C++
+  Pair *q = static_cast<Pair *>(rcgc_alloc(pair_t));
+  EXPECT(q != nullptr);
+  rcgc_incref_inline(q);
+  rcgc_incref_inline(q);
+  EXPECT(rcgc_refcount(q) == 3 && rcgc_object_head_of(q)->refcnt == 3);
+  rcgc_decref_inline(q);
+  rcgc_decref_inline(q);
+  EXPECT(rcgc_refcount(q) == 1 && pairs_destroyed == 1);
+  rcgc_decref_inline(q);
+  EXPECT(pairs_destroyed == 2);
+  rcgc_incref_inline(nullptr);
+  rcgc_decref_inline(nullptr);
+
   EXPECT(rcgc_collect(heap, 3, nullptr) == RCGC_ERR_INVALID_ARGUMENT);
   EXPECT(std::strcmp(rcgc_result_name(rcgc_last_error_code()), "RCGC_ERR_INVALID_ARGUMENT") == 0);
 
