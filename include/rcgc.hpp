@@ -98,27 +98,27 @@ class ref {
   constexpr ref(std::nullptr_t) noexcept {}
   /** Takes ownership of one reference the caller holds; no incref. */
   ref(adopt_t, T *p) noexcept : p_(p) {}
-  /** Adds a reference to a borrowed pointer (rcgc_incref); NULL is fine. */
-  ref(borrow_t, T *p) noexcept : p_(p) { rcgc_incref(const_void(p_)); }
+  /** Adds a reference to a borrowed pointer (rcgc_incref_inline); NULL is fine. */
+  ref(borrow_t, T *p) noexcept : p_(p) { rcgc_incref_inline(const_void(p_)); }
 
-  ref(const ref &other) noexcept : p_(other.p_) { rcgc_incref(const_void(p_)); }
+  ref(const ref &other) noexcept : p_(other.p_) { rcgc_incref_inline(const_void(p_)); }
   ref(ref &&other) noexcept : p_(other.p_) { other.p_ = nullptr; }
   /** ref<Derived> to ref<Base>, ref<T> to ref<void>: like pointers. */
   template <class U, class = std::enable_if_t<std::is_convertible_v<U *, T *>>>
   ref(const ref<U> &other) noexcept : p_(other.get()) {
-    rcgc_incref(const_void(p_));
+    rcgc_incref_inline(const_void(p_));
   }
   template <class U, class = std::enable_if_t<std::is_convertible_v<U *, T *>>>
   ref(ref<U> &&other) noexcept : p_(other.release()) {}
 
-  ~ref() { rcgc_decref(const_void(p_)); }
+  ~ref() { rcgc_decref_inline(const_void(p_)); }
 
   /** Increfs the new object before dropping the old one: self-assignment is safe. */
   ref &operator=(const ref &other) noexcept {
-    rcgc_incref(const_void(other.p_));
+    rcgc_incref_inline(const_void(other.p_));
     T *old = p_;
     p_ = other.p_;
-    rcgc_decref(const_void(old));
+    rcgc_decref_inline(const_void(old));
     return *this;
   }
   ref &operator=(ref &&other) noexcept {
@@ -126,7 +126,7 @@ class ref {
       T *old = p_;
       p_ = other.p_;
       other.p_ = nullptr;
-      rcgc_decref(const_void(old));
+      rcgc_decref_inline(const_void(old));
     }
     return *this;
   }
@@ -139,7 +139,7 @@ class ref {
   void reset() noexcept {
     T *old = p_;
     p_ = nullptr;
-    rcgc_decref(const_void(old));
+    rcgc_decref_inline(const_void(old));
   }
   /** Gives up the reference without a decref; the caller now owns it. */
   [[nodiscard]] T *release() noexcept {
@@ -224,7 +224,7 @@ class visitor {
     } else {
       U *old = field;
       field = nullptr;
-      rcgc_decref(const_cast<void *>(static_cast<const void *>(old)));
+      rcgc_decref_inline(const_cast<void *>(static_cast<const void *>(old)));
     }
   }
   /** True when the visitor clears fields rather than reporting them. */
