@@ -761,35 +761,53 @@ impl Heap {
         // 2. Scan.
         let outer = self.enter(Phase::Traversing);
         let scanned = self.scan(&cands, Candidates::generations(base, g, lens));
-        // 3. One pass: survivors to the target generation, the rest to
-        //    `unreachable`. If the scan failed, or `unreachable` (or, under
-        //    RCGC_DEBUG_SAVEALL, the garbage list) cannot get room, every
-        //    candidate survives.
+        // 3. One pass: survivors to the target generation, the rest to the
+        //    unreachable set. Whichever of the two does not need `cands` is
+        //    compacted into it, in order (index <= i, so nothing unread is
+        //    overwritten): the unreachable set in a young collection, whose
+        //    survivors go to the reserved room of the next generation; in a
+        //    full collection the survivors, unless most candidates are
+        //    garbage: then the survivors go to a new vector with room for
+        //    every candidate. If the scan failed, or the vector that needs
+        //    room (or, under RCGC_DEBUG_SAVEALL, the garbage list) cannot get
+        //    it, every candidate survives.
         let mut unreachable = with(&self.gc.unreachable, std::mem::take);
+        let mut survivors: Objects = Vec::new();
+        let mut garbage_in_place = target != g;
         let all_survive = match scanned {
             Ok(reached) => {
                 let room = cands.len() - reached;
-                unreachable.try_reserve(room).is_err() || !self.reserve_garbage(room)
+                if !garbage_in_place && room > reached {
+                    garbage_in_place = survivors.try_reserve_exact(cands.len()).is_ok();
+                }
+                (!garbage_in_place && unreachable.try_reserve(room).is_err()) || !self.reserve_garbage(room)
             }
             Err(_) => true,
         };
         let mut kept = 0;
+        let mut dead = 0;
         for i in 0..cands.len() {
             // SAFETY: candidates are live objects.
             let h = unsafe { &*cands[i] };
             if all_survive || self.reachable(i) {
                 if target != g {
                     self.gc.place_reserved(target, h);
+                } else if garbage_in_place {
+                    h.place(State::Gen2, survivors.len());
+                    survivors.push(h);
                 } else {
-                    // Compacting in place (`kept <= i`, so nothing unread is
-                    // overwritten). A generation 2 object that keeps its index
-                    // is not written to at all.
+                    // A generation 2 object that keeps its index is not
+                    // written to at all.
                     if kept != i || base != g || i >= lens[g] {
                         h.place(State::Gen2, kept);
                     }
                     cands[kept] = h;
                 }
                 kept += 1;
+            } else if garbage_in_place {
+                h.place(State::Unreachable, dead);
+                cands[dead] = h;
+                dead += 1;
             } else {
                 h.place(State::Unreachable, unreachable.len());
                 unreachable.push(h);
@@ -799,13 +817,23 @@ impl Heap {
             if target == GENERATIONS - 1 {
                 self.gc.long_lived_pending.set(self.gc.long_lived_pending.get() + kept);
             }
-            cands.clear();
         } else {
-            cands.truncate(kept);
             self.gc.long_lived_pending.set(0);
             self.gc.long_lived_total.set(kept);
         }
-        // Generation g keeps its buffer, now empty unless it is the target.
+        if garbage_in_place {
+            cands.truncate(dead);
+            unreachable.clear();
+            std::mem::swap(&mut cands, &mut unreachable);
+            if target == g {
+                cands = survivors;
+            }
+        } else if target != g {
+            cands.clear();
+        } else {
+            cands.truncate(kept);
+        }
+        // Generation g gets a buffer back: the survivors if it is the target.
         with(&self.gc.gens[g], |v| *v = cands);
         with(&self.gc.unreachable, |v| *v = unreachable);
         if let Err(bad) = scanned {
