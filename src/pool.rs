@@ -135,7 +135,7 @@ impl Pool {
     /// A block for an object of `total` bytes (header included), zeroed after
     /// its header; `total` must not exceed what Layout accepts (types.rs
     /// bounds payloads).
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self, total: usize) -> Result<Block, Error> {
         let size = total.max(MIN_BLOCK).next_multiple_of(GRANULE);
         if size > MAX_SMALL {
@@ -236,37 +236,48 @@ impl Pool {
     ///
     /// # Safety
     /// `header` must be a live object allocated by this pool, not used again.
+    #[inline]
     pub unsafe fn free(&mut self, header: &Header) {
         let block = header as *const Header as *mut u8;
-        let large = header.is_large();
+        if header.is_large() {
+            header.mark_freed();
+            // SAFETY: per the contract.
+            return unsafe { self.free_large(block) };
+        }
         header.mark_freed();
-        if large {
-            let prefix = block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>();
-            // SAFETY: large blocks carry a prefix linking them into `self.large`.
-            unsafe {
-                let LargePrefix { prev, next, size, .. } = prefix.read();
-                if prev.is_null() {
-                    self.large = next;
-                } else {
-                    (*prev).next = next;
-                }
-                if !next.is_null() {
-                    (*next).prev = prev;
-                }
-                self.bytes_in_use -= size;
-                dealloc(prefix.cast(), Layout::from_size_align_unchecked(size, GRANULE));
+        let base = (block as usize & !(ARENA_SIZE - 1)) as *mut u8;
+        // SAFETY: small blocks live in an ARENA_SIZE-aligned arena whose first
+        // word is the block size; the block has room for the link at offset 16.
+        unsafe {
+            let size = base.cast::<usize>().read();
+            let index = size / GRANULE - 1;
+            block.add(16).cast::<*mut u8>().write(self.classes[index].free);
+            self.classes[index].free = block;
+            self.bytes_in_use -= size;
+        }
+    }
+
+    /// Returns a large block (its header marked Freed) to the system.
+    ///
+    /// # Safety
+    /// `block` must be a large block of this pool, not used again.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_large(&mut self, block: *mut u8) {
+        let prefix = block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>();
+        // SAFETY: large blocks carry a prefix linking them into `self.large`.
+        unsafe {
+            let LargePrefix { prev, next, size, .. } = prefix.read();
+            if prev.is_null() {
+                self.large = next;
+            } else {
+                (*prev).next = next;
             }
-        } else {
-            let base = (block as usize & !(ARENA_SIZE - 1)) as *mut u8;
-            // SAFETY: small blocks live in an ARENA_SIZE-aligned arena whose first
-            // word is the block size; the block has room for the link at offset 16.
-            unsafe {
-                let size = base.cast::<usize>().read();
-                let index = size / GRANULE - 1;
-                block.add(16).cast::<*mut u8>().write(self.classes[index].free);
-                self.classes[index].free = block;
-                self.bytes_in_use -= size;
+            if !next.is_null() {
+                (*next).prev = prev;
             }
+            self.bytes_in_use -= size;
+            dealloc(prefix.cast(), Layout::from_size_align_unchecked(size, GRANULE));
         }
     }
 
