@@ -192,6 +192,17 @@ fn with<R>(cell: &UnsafeCell<Objects>, f: impl FnOnce(&mut Objects) -> R) -> R {
     f(unsafe { &mut *cell.get() })
 }
 
+/// Makes room for one more object in generation 0, whose index must fit the
+/// header's 32-bit `gc` word.
+#[cold]
+#[inline(never)]
+fn grow_young(v: &mut Objects) -> Result<(), Error> {
+    if v.len() >= MAX_TRACKED {
+        return Err(Error::NoMemory);
+    }
+    v.try_reserve(1).map_err(|_| Error::NoMemory)
+}
+
 /// Runs `f` on the scan's side array. `f` must not run user code.
 fn with_refs<R>(cell: &UnsafeCell<Vec<u32>>, f: impl FnOnce(&mut Vec<u32>) -> R) -> R {
     // SAFETY: as for `with`.
@@ -242,6 +253,7 @@ impl GcState {
 
     /// Counts the allocation of an object of a type with traverse and runs an
     /// automatic collection when one is due.
+    #[inline]
     pub(crate) fn count_allocation(&self, heap: &Heap) {
         let count = self.counts[0].get() + 1;
         self.counts[0].set(count);
@@ -289,6 +301,7 @@ impl GcState {
     }
 
     /// Counts the freeing of an object of a type with traverse.
+    #[inline]
     pub(crate) fn count_deallocation(&self) {
         let count = self.counts[0].get();
         if count > 0 {
@@ -520,11 +533,18 @@ impl Heap {
             return Err(Error::Reentrant(Phase::Traversing.describe()));
         }
         self.check_usable()?;
+        self.track_young(h)
+    }
+
+    /// Appends `h` to generation 0: what `track` does once its checks pass
+    /// (an untracked live object of a type with traverse, outside traverse
+    /// callbacks, in a usable heap).
+    #[inline]
+    pub(crate) fn track_young(&self, h: &Header) -> Result<(), Error> {
         with(&self.gc.gens[0], |v| {
-            if v.len() >= MAX_TRACKED {
-                return Err(Error::NoMemory);
+            if v.len() == v.capacity() || v.len() >= MAX_TRACKED {
+                grow_young(v)?;
             }
-            v.try_reserve(1).map_err(|_| Error::NoMemory)?;
             h.place(State::Gen0, v.len());
             v.push(h);
             Ok(())
@@ -551,33 +571,36 @@ impl Heap {
     }
 
     /// Untracks an object whose count reached zero, if it is tracked.
+    #[inline]
     pub(crate) fn untrack_dead(&self, h: &Header) {
-        if matches!(
-            h.state(),
-            State::Gen0 | State::Gen1 | State::Gen2 | State::Permanent | State::Unreachable
-        ) {
+        let state = h.state_raw();
+        if state != State::Untracked as u8 && (state <= State::Permanent as u8 || state == State::Unreachable as u8) {
             self.remove_tracked(h);
         }
     }
 
+    #[inline]
     fn remove_tracked(&self, h: &Header) {
         let index = h.gc() as usize;
-        match h.state().as_generation() {
-            Some(generation) => with(&self.gc.gens[generation], |v| {
-                v.swap_remove(index);
-                if let Some(&moved) = v.get(index) {
+        // In a generation, the last object takes the place of the one removed.
+        let swap_out = |objects: &UnsafeCell<Objects>| {
+            with(objects, |v| {
+                debug_assert!(ptr::eq(v[index], h), "a tracked object is where its gc word says");
+                if let Some(last) = v.pop()
+                    && index < v.len()
+                {
+                    v[index] = last;
                     // SAFETY: generation vectors hold live objects.
-                    unsafe { &*moved }.set_gc(index as u32);
+                    unsafe { &*last }.set_gc(index as u32);
                 }
-            }),
-            None if h.state() == State::Permanent => with(&self.gc.permanent, |v| {
-                v.swap_remove(index);
-                if let Some(&moved) = v.get(index) {
-                    // SAFETY: the permanent generation holds live objects.
-                    unsafe { &*moved }.set_gc(index as u32);
-                }
-            }),
-            None => with(&self.gc.unreachable, |v| v[index] = ptr::null()),
+            })
+        };
+        match h.state() {
+            State::Gen0 => swap_out(&self.gc.gens[0]),
+            State::Gen1 => swap_out(&self.gc.gens[1]),
+            State::Gen2 => swap_out(&self.gc.gens[2]),
+            State::Permanent => swap_out(&self.gc.permanent),
+            _ => with(&self.gc.unreachable, |v| v[index] = ptr::null()),
         }
         h.set_state(State::Untracked);
         self.tracked.set(self.tracked.get() - 1);

@@ -155,6 +155,21 @@ impl Drop for PoisonOnUnwind<'_> {
     }
 }
 
+/// The error of an allocation whose payload size is out of bounds.
+#[cold]
+#[inline(never)]
+fn size_error(ty: &Type, size: usize) -> Error {
+    if size < ty.size {
+        Error::SizeTooSmall {
+            size,
+            min: ty.size,
+            ty: ty.display_name(),
+        }
+    } else {
+        Error::SizeTooLarge(size)
+    }
+}
+
 /// Moves `value` into a fresh heap allocation without aborting when memory runs out.
 fn try_box<T>(value: T) -> Result<NonNull<T>, Error> {
     let layout = Layout::new::<T>();
@@ -299,6 +314,7 @@ impl Heap {
     }
 
     /// Runs `f` with the allocator. `f` must not call user code.
+    #[inline(always)]
     fn with_pool<R>(&self, f: impl FnOnce(&mut Pool) -> R) -> R {
         // SAFETY: one thread uses the heap, and `f` never re-enters it; the only
         // shared borrows that span user code (the final sweep's) exist while the
@@ -317,59 +333,70 @@ impl Heap {
     /// Allocates an object of `ty` with a zeroed payload of `size` bytes and
     /// refcount 1; objects of types with traverse are counted (which may run
     /// an automatic collection first) and tracked in generation 0.
+    #[inline(always)]
     pub fn alloc(&self, ty: &Type, size: usize) -> Result<&Header, Error> {
-        if size < ty.size {
-            return Err(Error::SizeTooSmall {
-                size,
-                min: ty.size,
-                ty: ty.display_name(),
-            });
-        }
-        if size > MAX_PAYLOAD {
-            return Err(Error::SizeTooLarge(size));
+        if size < ty.size || size > MAX_PAYLOAD {
+            return Err(size_error(ty, size));
         }
         if matches!(self.phase(), Phase::Traversing | Phase::Sweeping) {
             return Err(Error::Reentrant(self.phase().describe()));
         }
         self.check_usable()?;
         let total = HEADER_SIZE + size;
-        self.check_limit(total)?;
+        if self.memory_limit != 0 {
+            self.check_limit(total)?;
+        }
         let block = self.with_pool(|pool| pool.alloc(total))?;
         // SAFETY: the pool hands out 16-byte aligned blocks of at least `total` bytes.
         let header = unsafe { Header::init(block.ptr, ty, block.large) };
-        if self.checked.is_some()
-            && let Err(e) = crate::checked::register_object(self, header)
-        {
-            // SAFETY: the block was never handed out.
-            self.with_pool(|pool| unsafe { pool.free(header) });
-            return Err(e);
+        if self.checked.is_some() {
+            self.register_checked(header)?;
         }
         self.live.set(self.live.get() + 1);
         self.allocated_total.set(self.allocated_total.get() + 1);
         if ty.is_gc() {
             self.gc.count_allocation(self);
-            if let Err(e) = self.track(header) {
-                // The object never existed for the caller: undo it quietly.
-                self.gc.count_deallocation();
-                if self.checked.is_some() {
-                    crate::checked::unregister(header.payload() as usize);
-                }
-                // SAFETY: the block was never handed out.
-                self.with_pool(|pool| unsafe { pool.free(header) });
-                self.live.set(self.live.get() - 1);
-                self.allocated_total.set(self.allocated_total.get() - 1);
+            // What track checks holds here: the object is new and untracked,
+            // its type has traverse, and the collection count_allocation may
+            // have run is over (it left the phase as it found it, not
+            // Traversing, and the heap usable, or it would have unwound).
+            if let Err(e) = self.track_young(header) {
+                self.undo_tracked_alloc(header);
                 return Err(e);
             }
         }
         Ok(header)
     }
 
-    /// Fails with MemoryLimit when `total` more bytes would pass the limit even
-    /// after a full collection.
-    fn check_limit(&self, total: usize) -> Result<(), Error> {
-        if self.memory_limit == 0 {
-            return Ok(());
+    /// Checked mode: registers a new object, or gives its block back.
+    #[cold]
+    #[inline(never)]
+    fn register_checked(&self, header: &Header) -> Result<(), Error> {
+        crate::checked::register_object(self, header).inspect_err(|_| {
+            // SAFETY: the block was never handed out.
+            self.with_pool(|pool| unsafe { pool.free(header) });
+        })
+    }
+
+    /// The object could not be tracked: it never existed for the caller, so
+    /// its allocation is undone quietly.
+    #[cold]
+    #[inline(never)]
+    fn undo_tracked_alloc(&self, header: &Header) {
+        self.gc.count_deallocation();
+        if self.checked.is_some() {
+            crate::checked::unregister(header.payload() as usize);
         }
+        // SAFETY: the block was never handed out.
+        self.with_pool(|pool| unsafe { pool.free(header) });
+        self.live.set(self.live.get() - 1);
+        self.allocated_total.set(self.allocated_total.get() - 1);
+    }
+
+    /// Fails with MemoryLimit when `total` more bytes would pass the limit even
+    /// after a full collection (the heap has a limit).
+    #[inline(never)]
+    fn check_limit(&self, total: usize) -> Result<(), Error> {
         let needed = Pool::charge(total);
         let fits = |heap: &Heap| heap.pool().bytes_in_use().saturating_add(needed) <= heap.memory_limit;
         if fits(self) {
@@ -391,6 +418,7 @@ impl Heap {
     }
 
     /// Gives an object's memory back; every callback has run.
+    #[inline]
     pub(crate) fn release_memory(&self, header: &Header) {
         if self.checked.is_some() {
             crate::checked::object_freed(self, header);

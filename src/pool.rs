@@ -2,9 +2,14 @@
 //! carved from 256 KiB arenas aligned to their size, and the system allocator
 //! for larger blocks.
 //!
-//! Arenas are 256 KiB: above glibc's mmap threshold, so the padding their
-//! alignment costs stays virtual (64 KiB arenas from memalign cost about 3
-//! resident bytes per 32-byte block; see benches/allocators.rs).
+//! Arenas are carved from 4 MiB segments, each one aligned allocation from
+//! the system allocator. glibc serves such an allocation with mmap and writes
+//! two chunk headers into it, one on the mapping's first page and one on the
+//! page before the aligned address, so every allocation costs two resident
+//! pages beside its alignment padding (which stays virtual): 8 KiB per
+//! 256 KiB arena was 1 byte per 32-byte block, 8 KiB per segment is 0.06.
+//! Segments are not zeroed in advance: a block is zeroed when it is handed
+//! out, so the pages of a segment become resident only as blocks are used.
 //!
 //! Small blocks are found again from their address alone: the arena base is
 //! the address rounded down to ARENA_SIZE, and the arena's first word is its
@@ -16,7 +21,7 @@
 //! Arenas go back to the system only when the heap is freed (see README,
 //! "Limitations").
 
-use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::alloc::{Layout, alloc, alloc_zeroed, dealloc};
 use std::ptr;
 
 use crate::error::Error;
@@ -29,10 +34,18 @@ const MAX_SMALL: usize = 512;
 const MIN_BLOCK: usize = HEADER_SIZE + 16;
 const NUM_CLASSES: usize = MAX_SMALL / GRANULE;
 const ARENA_SIZE: usize = 256 * 1024;
+/// Arenas per segment.
+const SEGMENT_ARENAS: usize = 16;
+const SEGMENT_SIZE: usize = ARENA_SIZE * SEGMENT_ARENAS;
 /// The arena header: its block size, padded to keep blocks 16-byte aligned.
 const ARENA_HEADER: usize = 16;
 /// The prefix in front of a large block: prev, next, size, padding.
 const LARGE_PREFIX: usize = 32;
+
+/// The layout of a segment.
+fn segment_layout() -> Layout {
+    Layout::from_size_align(SEGMENT_SIZE, ARENA_SIZE).expect("constant layout")
+}
 
 #[derive(Clone, Copy)]
 struct Class {
@@ -55,6 +68,11 @@ const _: () = assert!(std::mem::size_of::<LargePrefix>() == LARGE_PREFIX);
 pub struct Pool {
     classes: [Class; NUM_CLASSES],
     arenas: Vec<*mut u8>,
+    /// Every segment, to give back when the pool goes.
+    segments: Vec<*mut u8>,
+    /// The next arena of the newest segment not carved yet, and that segment's end.
+    carve: *mut u8,
+    carve_end: *mut u8,
     large: *mut LargePrefix,
     bytes_in_use: usize,
     peak_bytes: usize,
@@ -62,7 +80,8 @@ pub struct Pool {
 
 /// A block handed out by the pool.
 pub struct Block {
-    /// Where the object's header goes; the block is zeroed.
+    /// Where the object's header goes; every byte after the header is zero,
+    /// the header's are the caller's to write.
     pub ptr: *mut u8,
     /// Whether it came from the system allocator.
     pub large: bool,
@@ -84,6 +103,9 @@ impl Pool {
                 end: ptr::null_mut(),
             }; NUM_CLASSES],
             arenas: Vec::new(),
+            segments: Vec::new(),
+            carve: ptr::null_mut(),
+            carve_end: ptr::null_mut(),
             large: ptr::null_mut(),
             bytes_in_use: 0,
             peak_bytes: 0,
@@ -110,66 +132,81 @@ impl Pool {
         self.peak_bytes
     }
 
-    /// A zeroed block for an object of `total` bytes (header included), which
-    /// must not exceed what Layout accepts (types.rs bounds payloads).
+    /// A block for an object of `total` bytes (header included), zeroed after
+    /// its header; `total` must not exceed what Layout accepts (types.rs
+    /// bounds payloads).
+    #[inline(always)]
     pub fn alloc(&mut self, total: usize) -> Result<Block, Error> {
         let size = total.max(MIN_BLOCK).next_multiple_of(GRANULE);
-        let block = if size <= MAX_SMALL {
-            Block {
-                ptr: self.alloc_small(size)?,
-                large: false,
-            }
-        } else {
-            Block {
-                ptr: self.alloc_large(size)?,
-                large: true,
-            }
-        };
-        self.bytes_in_use += Pool::charge(total);
-        self.peak_bytes = self.peak_bytes.max(self.bytes_in_use);
-        Ok(block)
-    }
-
-    fn alloc_small(&mut self, size: usize) -> Result<*mut u8, Error> {
+        if size > MAX_SMALL {
+            return self.alloc_large(size);
+        }
         let index = size / GRANULE - 1;
-        let class = self.classes[index];
-        if !class.free.is_null() {
+        let class = &mut self.classes[index];
+        let block = if !class.free.is_null() {
             let block = class.free;
             // SAFETY: free blocks store the next free block at offset 16.
-            self.classes[index].free = unsafe { block.add(16).cast::<*mut u8>().read() };
-            // A recycled block is zeroed here, inline: a call to memset costs
-            // more than the few 16-byte stores a small block needs.
-            for offset in (0..size).step_by(16) {
-                // SAFETY: the block is `size` bytes, a multiple of 16, 16-aligned.
-                unsafe { block.add(offset).cast::<u128>().write(0) };
-            }
-            return Ok(block);
-        }
-        // Blocks never handed out are still zero: arenas come zeroed.
-        let block = if class.bump.wrapping_add(size) <= class.end && !class.bump.is_null() {
-            self.classes[index].bump = class.bump.wrapping_add(size);
-            class.bump
+            class.free = unsafe { block.add(16).cast::<*mut u8>().read() };
+            block
+        } else if class.bump < class.end {
+            // The bump pointer moves in steps of `size` up to `end` (both NULL
+            // until the class has an arena), so `bump < end` leaves room.
+            let block = class.bump;
+            class.bump = block.wrapping_add(size);
+            block
         } else {
-            self.arenas.try_reserve(1).map_err(|_| Error::NoMemory)?;
-            let layout = Layout::from_size_align(ARENA_SIZE, ARENA_SIZE).expect("constant layout");
-            // SAFETY: the layout has a non-zero size.
-            let base = unsafe { alloc_zeroed(layout) };
-            if base.is_null() {
-                return Err(Error::NoMemory);
-            }
-            // SAFETY: the arena's first word holds its block size.
-            unsafe { base.cast::<usize>().write(size) };
-            self.arenas.push(base);
-            let first = base.wrapping_add(ARENA_HEADER);
-            let blocks = (ARENA_SIZE - ARENA_HEADER) / size;
-            self.classes[index].bump = first.wrapping_add(size);
-            self.classes[index].end = first.wrapping_add(blocks * size);
-            first
+            self.new_arena(index, size)?
         };
-        Ok(block)
+        // Zero the payload; the caller writes the header. The smallest block
+        // has 16 payload bytes: one store, and a call to memset only beyond.
+        // SAFETY: the block is `size` bytes, 16-aligned, at least MIN_BLOCK.
+        unsafe {
+            block.add(HEADER_SIZE).cast::<u128>().write(0);
+            if size > MIN_BLOCK {
+                ptr::write_bytes(block.add(MIN_BLOCK), 0, size - MIN_BLOCK);
+            }
+        }
+        self.bytes_in_use += size;
+        self.peak_bytes = self.peak_bytes.max(self.bytes_in_use);
+        Ok(Block {
+            ptr: block,
+            large: false,
+        })
     }
 
-    fn alloc_large(&mut self, size: usize) -> Result<*mut u8, Error> {
+    /// Gives size class `index` (blocks of `size` bytes) a new arena, carved
+    /// from the newest segment or from a new one, and returns its first block.
+    #[cold]
+    #[inline(never)]
+    fn new_arena(&mut self, index: usize, size: usize) -> Result<*mut u8, Error> {
+        self.arenas.try_reserve(1).map_err(|_| Error::NoMemory)?;
+        if self.carve == self.carve_end {
+            self.segments.try_reserve(1).map_err(|_| Error::NoMemory)?;
+            // SAFETY: the layout has a non-zero size.
+            let segment = unsafe { alloc(segment_layout()) };
+            if segment.is_null() {
+                return Err(Error::NoMemory);
+            }
+            self.segments.push(segment);
+            self.carve = segment;
+            self.carve_end = segment.wrapping_add(SEGMENT_SIZE);
+        }
+        let base = self.carve;
+        self.carve = base.wrapping_add(ARENA_SIZE);
+        // SAFETY: the arena is ours, ARENA_SIZE-aligned; its first word holds its block size.
+        unsafe { base.cast::<usize>().write(size) };
+        self.arenas.push(base);
+        let first = base.wrapping_add(ARENA_HEADER);
+        let blocks = (ARENA_SIZE - ARENA_HEADER) / size;
+        let class = &mut self.classes[index];
+        class.bump = first.wrapping_add(size);
+        class.end = first.wrapping_add(blocks * size);
+        Ok(first)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_large(&mut self, size: usize) -> Result<Block, Error> {
         let total = size + LARGE_PREFIX;
         let layout = Layout::from_size_align(total, GRANULE).map_err(|_| Error::SizeTooLarge(size))?;
         // SAFETY: the layout has a non-zero size.
@@ -186,7 +223,12 @@ impl Pool {
             }
         }
         self.large = prefix;
-        Ok(prefix.cast::<u8>().wrapping_add(LARGE_PREFIX))
+        self.bytes_in_use += total;
+        self.peak_bytes = self.peak_bytes.max(self.bytes_in_use);
+        Ok(Block {
+            ptr: prefix.cast::<u8>().wrapping_add(LARGE_PREFIX),
+            large: true,
+        })
     }
 
     /// Returns an object's block. The caller has run every callback; the header
@@ -194,37 +236,48 @@ impl Pool {
     ///
     /// # Safety
     /// `header` must be a live object allocated by this pool, not used again.
+    #[inline]
     pub unsafe fn free(&mut self, header: &Header) {
         let block = header as *const Header as *mut u8;
-        let large = header.is_large();
+        if header.is_large() {
+            header.mark_freed();
+            // SAFETY: per the contract.
+            return unsafe { self.free_large(block) };
+        }
         header.mark_freed();
-        if large {
-            let prefix = block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>();
-            // SAFETY: large blocks carry a prefix linking them into `self.large`.
-            unsafe {
-                let LargePrefix { prev, next, size, .. } = prefix.read();
-                if prev.is_null() {
-                    self.large = next;
-                } else {
-                    (*prev).next = next;
-                }
-                if !next.is_null() {
-                    (*next).prev = prev;
-                }
-                self.bytes_in_use -= size;
-                dealloc(prefix.cast(), Layout::from_size_align_unchecked(size, GRANULE));
+        let base = (block as usize & !(ARENA_SIZE - 1)) as *mut u8;
+        // SAFETY: small blocks live in an ARENA_SIZE-aligned arena whose first
+        // word is the block size; the block has room for the link at offset 16.
+        unsafe {
+            let size = base.cast::<usize>().read();
+            let index = size / GRANULE - 1;
+            block.add(16).cast::<*mut u8>().write(self.classes[index].free);
+            self.classes[index].free = block;
+            self.bytes_in_use -= size;
+        }
+    }
+
+    /// Returns a large block (its header marked Freed) to the system.
+    ///
+    /// # Safety
+    /// `block` must be a large block of this pool, not used again.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_large(&mut self, block: *mut u8) {
+        let prefix = block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>();
+        // SAFETY: large blocks carry a prefix linking them into `self.large`.
+        unsafe {
+            let LargePrefix { prev, next, size, .. } = prefix.read();
+            if prev.is_null() {
+                self.large = next;
+            } else {
+                (*prev).next = next;
             }
-        } else {
-            let base = (block as usize & !(ARENA_SIZE - 1)) as *mut u8;
-            // SAFETY: small blocks live in an ARENA_SIZE-aligned arena whose first
-            // word is the block size; the block has room for the link at offset 16.
-            unsafe {
-                let size = base.cast::<usize>().read();
-                let index = size / GRANULE - 1;
-                block.add(16).cast::<*mut u8>().write(self.classes[index].free);
-                self.classes[index].free = block;
-                self.bytes_in_use -= size;
+            if !next.is_null() {
+                (*next).prev = prev;
             }
+            self.bytes_in_use -= size;
+            dealloc(prefix.cast(), Layout::from_size_align_unchecked(size, GRANULE));
         }
     }
 
@@ -290,10 +343,9 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        let layout = Layout::from_size_align(ARENA_SIZE, ARENA_SIZE).expect("constant layout");
-        for &base in &self.arenas {
-            // SAFETY: each arena was allocated with this layout and is freed once.
-            unsafe { dealloc(base, layout) };
+        for &segment in &self.segments {
+            // SAFETY: each segment was allocated with this layout and is freed once.
+            unsafe { dealloc(segment, segment_layout()) };
         }
         let mut prefix = self.large;
         while !prefix.is_null() {

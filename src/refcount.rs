@@ -54,18 +54,13 @@ fn decref_of_dead(header: &Header, func: &'static str) {
 
 impl Heap {
     /// Called when `header`'s count has just reached zero.
+    #[inline]
     pub(crate) fn release(&self, header: &Header) {
-        if self.phase() == Phase::Sweeping {
+        match self.phase() {
             // The final sweep of rcgc_heap_free frees everything itself.
-            return;
-        }
-        if self.phase() == Phase::Traversing {
-            self.misuse(format_args!(
-                "rcgc_decref: object {:#x} (type {}) reached refcount 0 inside a traverse callback; it is leaked",
-                header.addr(),
-                header.ty().display_name()
-            ));
-            return;
+            Phase::Sweeping => return,
+            Phase::Traversing => return self.released_in_traverse(header),
+            _ => {}
         }
         self.untrack_dead(header);
         if self.draining.get() {
@@ -75,7 +70,30 @@ impl Heap {
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn released_in_traverse(&self, header: &Header) {
+        self.misuse(format_args!(
+            "rcgc_decref: object {:#x} (type {}) reached refcount 0 inside a traverse callback; it is leaked",
+            header.addr(),
+            header.ty().display_name()
+        ));
+    }
+
+    #[inline]
     fn push_pending(&self, header: &Header) {
+        // SAFETY: no user code runs while this borrow is alive.
+        let pending = unsafe { &mut *self.pending.get() };
+        if pending.len() < pending.capacity() {
+            pending.push(header);
+        } else {
+            self.push_pending_grow(header);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_pending_grow(&self, header: &Header) {
         // SAFETY: no user code runs while this borrow is alive.
         let pending = unsafe { &mut *self.pending.get() };
         if pending.try_reserve(1).is_ok() {
@@ -94,6 +112,7 @@ impl Heap {
         }
     }
 
+    #[inline]
     fn pop_pending(&self) -> Option<&Header> {
         // SAFETY: no user code runs while this borrow is alive.
         if let Some(h) = unsafe { &mut *self.pending.get() }.pop() {
@@ -104,7 +123,7 @@ impl Heap {
         if head.is_null() {
             return None;
         }
-        // SAFETY: overflow objects store the next link at offset 8 (see push_pending).
+        // SAFETY: overflow objects store the next link at offset 8 (see push_pending_grow).
         unsafe {
             let next = (head as *const u8).add(8).cast::<*const Header>().read();
             self.overflow.set(next);
@@ -117,6 +136,7 @@ impl Heap {
 
     /// Frees `first`, then pending objects until none is left. Callbacks run
     /// here at a constant depth; decrefs they make push more work onto the list.
+    #[inline(never)]
     fn drain(&self, first: &Header) {
         let _poison = crate::heap::PoisonOnUnwind(self);
         self.draining.set(true);
@@ -125,55 +145,80 @@ impl Heap {
             self.enter(Phase::Freeing);
         }
         let mut next = Some(first);
-        while let Some(h) = next.take().or_else(|| self.pop_pending()) {
-            let ty = h.ty();
-            if let Some(finalize) = ty.finalize
-                && !h.finalized()
-            {
-                h.set_finalized();
-                // Like CPython's subtype_dealloc: the object is tracked again
-                // while its finalizer runs, so a resurrected cycle is found later.
-                if ty.is_gc() {
-                    let _ = self.track(h);
-                }
-                h.set_refcnt(1);
-                // SAFETY: the object is alive (count 1) for the finalizer.
-                unsafe { finalize(h.payload()) };
-                match h.refcnt() {
-                    1 => {
-                        h.set_refcnt(0);
-                        self.untrack_dead(h);
-                    }
-                    IMMORTAL => continue,
-                    rc => {
-                        // Resurrected: the finalizer kept a reference.
-                        h.set_refcnt(rc - 1);
-                        continue;
-                    }
-                }
-            }
-            if h.weakly_referenced() {
-                self.weakly_referenced_dies(h);
-            }
-            if std::ptr::eq(ty, self.slots_type_ptr()) {
-                crate::slots::clear_dead(h);
-            } else if let Some(clear) = ty.clear {
-                // SAFETY: the object is dead and untracked; clear drops its references.
-                unsafe { clear(h.payload()) };
-            }
-            if let Some(destroy) = ty.destroy {
-                // SAFETY: as above; destroy releases foreign resources.
-                unsafe { destroy(h.payload()) };
-            }
-            if ty.is_gc() {
-                self.gc.count_deallocation();
-            }
-            self.release_memory(h);
+        while let Some(h) = next {
+            self.free_dead(h);
+            next = self.pop_pending();
         }
         if outer == Phase::Idle {
             self.enter(Phase::Idle);
         }
         self.draining.set(false);
+    }
+
+    /// Finalizes (once ever), clears and frees one object whose count
+    /// reached zero, unless its finalizer resurrects it.
+    #[inline(always)]
+    fn free_dead(&self, h: &Header) {
+        let ty = h.ty();
+        if ty.finalize.is_some() && !h.finalized() && self.finalize_dead(h) {
+            return;
+        }
+        if h.weakly_referenced() {
+            self.weak_referent_dies(h);
+        }
+        if std::ptr::eq(ty, self.slots_type_ptr()) {
+            crate::slots::clear_dead(h);
+        } else if let Some(clear) = ty.clear {
+            // SAFETY: the object is dead and untracked; clear drops its references.
+            unsafe { clear(h.payload()) };
+        }
+        if let Some(destroy) = ty.destroy {
+            // SAFETY: as above; destroy releases foreign resources.
+            unsafe { destroy(h.payload()) };
+        }
+        if ty.is_gc() {
+            self.gc.count_deallocation();
+        }
+        self.release_memory(h);
+    }
+
+    /// Clears the weak references to a dead object and runs their callbacks.
+    #[cold]
+    #[inline(never)]
+    fn weak_referent_dies(&self, h: &Header) {
+        self.weakly_referenced_dies(h);
+    }
+
+    /// Runs the finalizer of a dead object that has one and was never
+    /// finalized; returns whether it resurrected the object.
+    #[cold]
+    #[inline(never)]
+    fn finalize_dead(&self, h: &Header) -> bool {
+        let ty = h.ty();
+        h.set_finalized();
+        // Like CPython's subtype_dealloc: the object is tracked again
+        // while its finalizer runs, so a resurrected cycle is found later.
+        if ty.is_gc() {
+            let _ = self.track(h);
+        }
+        h.set_refcnt(1);
+        if let Some(finalize) = ty.finalize {
+            // SAFETY: the object is alive (count 1) for the finalizer.
+            unsafe { finalize(h.payload()) };
+        }
+        match h.refcnt() {
+            1 => {
+                h.set_refcnt(0);
+                self.untrack_dead(h);
+                false
+            }
+            IMMORTAL => true,
+            rc => {
+                // Resurrected: the finalizer kept a reference.
+                h.set_refcnt(rc - 1);
+                true
+            }
+        }
     }
 }
 
