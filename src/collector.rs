@@ -48,15 +48,20 @@
 //!      every candidate survives, and the misuse handler is told.
 //!    - candidates with gc_refs > 0 are roots: they and everything they reach
 //!      through candidates are marked reachable, by an explicit stack (never the
-//!      C stack), counting them. If the stack cannot grow, the entry is marked
+//!      C stack) on which the referents an object reports are queued so that
+//!      the first one is expanded next (a tree allocated in preorder is then
+//!      marked in address order), counting them. If the stack cannot grow, the entry is marked
 //!      unscanned and repeated passes over the candidates finish the job.
 //!    - objects of the built-in slots type are traversed inline, without the
 //!      indirect calls a user type's traverse and visit cost.
-//! 3. One pass moves the reachable candidates to the target generation (for a
-//!    full collection, compacting generation 2's vector in place) and the rest,
-//!    whose number the count of step 2 gives in advance, to `unreachable`, with
-//!    state Unreachable and their index there in `gc`; freeing or untracking one
-//!    leaves a NULL hole. Under RCGC_DEBUG_SAVEALL room for that number is
+//! 3. One pass moves the reachable candidates to the target generation and the
+//!    rest, whose number the count of step 2 gives in advance, to the
+//!    unreachable set, with state Unreachable and their index there in `gc`;
+//!    freeing or untracking one leaves a NULL hole. Whichever of the two needs
+//!    no new room is compacted, in order, into the candidates' own buffer: the
+//!    survivors of a full collection (generation 2's vector compacted in
+//!    place), unless most candidates are garbage, and otherwise the unreachable
+//!    set, which then becomes `unreachable`. Under RCGC_DEBUG_SAVEALL room for that number is
 //!    also reserved in the garbage list. RCGC_DEBUG_COLLECTABLE then writes
 //!    the set (src/debug.rs), before anything else happens to it.
 //!
