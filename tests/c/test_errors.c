@@ -175,6 +175,13 @@ static void count_object(void *obj, void *ctx) {
   (void)ctx;
 }
 
+static int discard_text(const char *data, size_t len, void *ctx) {
+  (void)data;
+  (void)len;
+  (void)ctx;
+  return 0;
+}
+
 static void test_null_arguments(void) {
   rcgc_heap *heap = rcgc_heap_new();
   CHECK(heap != NULL);
@@ -238,6 +245,21 @@ static void test_null_arguments(void) {
   EXPECT_NULL(rcgc_weakref_new(NULL, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_new");
   EXPECT_NULL(rcgc_weakref_get(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_get");
   EXPECT_NULL(rcgc_weakref_get(x), RCGC_ERR_INVALID_ARGUMENT, "rcgc_weakref_get");
+  EXPECT_RC(rcgc_export_graph(NULL, RCGC_GRAPH_DOT, NULL, 0, discard_text, NULL), RCGC_ERR_NULL_ARGUMENT,
+            "rcgc_export_graph");
+  EXPECT_RC(rcgc_export_graph(heap, RCGC_GRAPH_DOT, NULL, 0, NULL, NULL), RCGC_ERR_NULL_ARGUMENT,
+            "rcgc_export_graph");
+  EXPECT_RC(rcgc_export_graph(heap, RCGC_GRAPH_JSON, NULL, 1, discard_text, NULL), RCGC_ERR_NULL_ARGUMENT,
+            "rcgc_export_graph");
+  EXPECT_RC(rcgc_export_graph(heap, 2, NULL, 0, discard_text, NULL), RCGC_ERR_INVALID_ARGUMENT,
+            "rcgc_export_graph");
+  EXPECT_RC(rcgc_why_alive(NULL, x, count_object, NULL, &out), RCGC_ERR_NULL_ARGUMENT, "rcgc_why_alive");
+  EXPECT_RC(rcgc_why_alive(heap, NULL, count_object, NULL, &out), RCGC_ERR_NULL_ARGUMENT, "rcgc_why_alive");
+  EXPECT_RC(rcgc_why_alive(heap, x, NULL, NULL, &out), RCGC_ERR_NULL_ARGUMENT, "rcgc_why_alive");
+  EXPECT_RC(rcgc_why_alive_text(NULL, x, discard_text, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_why_alive_text");
+  EXPECT_RC(rcgc_why_alive_text(heap, NULL, discard_text, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_why_alive_text");
+  EXPECT_RC(rcgc_why_alive_text(heap, x, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_why_alive_text");
+  CHECK_EQ(out, 12345); /* written only on RCGC_OK and RCGC_ERR_NOT_FOUND */
 
   /* functions returning a value, documented to record the error */
   EXPECT_VALUE(rcgc_refcount(NULL), 0, RCGC_ERR_NULL_ARGUMENT, "rcgc_refcount");
