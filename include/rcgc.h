@@ -959,12 +959,27 @@ void *rcgc_weakref_new(void *obj, rcgc_weakref_fn callback, void *ctx);
  * The referent of the weak reference `weakref`, as a new reference the
  * caller must release, or NULL once the referent has died (not an error:
  * the last error is left as it was). NULL with RCGC_ERR_NULL_ARGUMENT or
- * RCGC_ERR_INVALID_ARGUMENT (weakref is not a weak reference) on bad input.
+ * RCGC_ERR_INVALID_ARGUMENT (weakref is not a weak reference) on bad input;
+ * rcgc_weakref_get_ref tells the two cases apart by its result code.
  *
  * # Safety
  * `weakref` must be NULL or a live object.
  */
 void *rcgc_weakref_get(const void *weakref);
+
+/**
+ * rcgc_weakref_get with the outcome in the result code (CPython 3.13's
+ * PyWeakref_GetRef): RCGC_OK with `*obj_out` set to the referent as a new
+ * reference the caller must release, or to NULL once the referent has died.
+ * On an error `*obj_out` (if `obj_out` is not NULL) is set to NULL: RCGC_ERR_NULL_ARGUMENT
+ * (`weakref` or `obj_out` is NULL), RCGC_ERR_INVALID_ARGUMENT (`weakref` is
+ * not a weak reference). Unlike rcgc_weakref_get, a dead referent and bad
+ * input cannot be confused.
+ *
+ * # Safety
+ * `weakref` must be NULL or a live object; `obj_out` NULL or writable.
+ */
+RCGC_MUST_USE enum rcgc_result rcgc_weakref_get_ref(const void *weakref, void **obj_out);
 
 /**
  * The number of weak references to `obj` (weakref.getweakrefcount); 0 for

@@ -1,10 +1,11 @@
 //! Weak references (Python's weakref.ref): rcgc_weakref_new, rcgc_weakref_get,
-//! rcgc_weakref_count, rcgc_is_weakref.
+//! rcgc_weakref_get_ref, rcgc_weakref_count, rcgc_is_weakref.
 
 use std::ffi::c_void;
 
 use super::macros::ffi_boundary;
 use super::object_ref;
+use crate::error::{Error, rcgc_result};
 use crate::weakref::rcgc_weakref_fn;
 
 /// A weak reference to `obj` (weakref.ref(obj, callback)): an object of the
@@ -45,7 +46,8 @@ pub unsafe extern "C" fn rcgc_weakref_new(
 /// The referent of the weak reference `weakref`, as a new reference the
 /// caller must release, or NULL once the referent has died (not an error:
 /// the last error is left as it was). NULL with RCGC_ERR_NULL_ARGUMENT or
-/// RCGC_ERR_INVALID_ARGUMENT (weakref is not a weak reference) on bad input.
+/// RCGC_ERR_INVALID_ARGUMENT (weakref is not a weak reference) on bad input;
+/// rcgc_weakref_get_ref tells the two cases apart by its result code.
 ///
 /// # Safety
 /// `weakref` must be NULL or a live object.
@@ -59,6 +61,35 @@ pub unsafe extern "C" fn rcgc_weakref_get(weakref: *const c_void) -> *mut c_void
             .heap()
             .weakref_get(wr)?
             .map_or(std::ptr::null_mut(), |h| h.payload()))
+    })
+}
+
+/// rcgc_weakref_get with the outcome in the result code (CPython 3.13's
+/// PyWeakref_GetRef): RCGC_OK with `*obj_out` set to the referent as a new
+/// reference the caller must release, or to NULL once the referent has died.
+/// On an error `*obj_out` (if `obj_out` is not NULL) is set to NULL: RCGC_ERR_NULL_ARGUMENT
+/// (`weakref` or `obj_out` is NULL), RCGC_ERR_INVALID_ARGUMENT (`weakref` is
+/// not a weak reference). Unlike rcgc_weakref_get, a dead referent and bad
+/// input cannot be confused.
+///
+/// # Safety
+/// `weakref` must be NULL or a live object; `obj_out` NULL or writable.
+#[unsafe(no_mangle)]
+#[must_use]
+pub unsafe extern "C" fn rcgc_weakref_get_ref(weakref: *const c_void, obj_out: *mut *mut c_void) -> rcgc_result {
+    ffi_boundary!("rcgc_weakref_get_ref", {
+        if obj_out.is_null() {
+            return Err(Error::NullArgument("obj_out"));
+        }
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { obj_out.write(std::ptr::null_mut()) };
+        // SAFETY: NULL or live per the contract.
+        let wr = unsafe { object_ref(weakref, "weakref") }?;
+        if let Some(h) = wr.ty().heap().weakref_get(wr)? {
+            // SAFETY: as above.
+            unsafe { obj_out.write(h.payload()) };
+        }
+        Ok(rcgc_result::RCGC_OK)
     })
 }
 

@@ -245,6 +245,11 @@ static void test_null_arguments(void) {
   EXPECT_NULL(rcgc_weakref_new(NULL, NULL, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_new");
   EXPECT_NULL(rcgc_weakref_get(NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_get");
   EXPECT_NULL(rcgc_weakref_get(x), RCGC_ERR_INVALID_ARGUMENT, "rcgc_weakref_get");
+  void *referent = x;
+  EXPECT_RC(rcgc_weakref_get_ref(NULL, &referent), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_get_ref");
+  EXPECT_RC(rcgc_weakref_get_ref(x, NULL), RCGC_ERR_NULL_ARGUMENT, "rcgc_weakref_get_ref");
+  EXPECT_RC(rcgc_weakref_get_ref(x, &referent), RCGC_ERR_INVALID_ARGUMENT, "rcgc_weakref_get_ref");
+  CHECK(referent == NULL);
   EXPECT_RC(rcgc_export_graph(NULL, RCGC_GRAPH_DOT, NULL, 0, discard_text, NULL), RCGC_ERR_NULL_ARGUMENT,
             "rcgc_export_graph");
   EXPECT_RC(rcgc_export_graph(heap, RCGC_GRAPH_DOT, NULL, 0, NULL, NULL), RCGC_ERR_NULL_ARGUMENT,

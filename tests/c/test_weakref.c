@@ -91,8 +91,16 @@ static void basic(void) {
   CHECK(got == o);
   CHECK_EQ(rcgc_refcount(o), 2); /* get returns a new reference */
   rcgc_decref(got);
+  void *out = w; /* rcgc_weakref_get_ref: the same answer, with a result code */
+  CHECK_RC(rcgc_weakref_get_ref(w, &out), RCGC_OK);
+  CHECK(out == o);
+  CHECK_EQ(rcgc_refcount(o), 2);
+  rcgc_decref(out);
   rcgc_decref(o);
   CHECK(rcgc_weakref_get(w) == NULL);
+  out = w;
+  CHECK_RC(rcgc_weakref_get_ref(w, &out), RCGC_OK); /* dead: RCGC_OK and NULL */
+  CHECK(out == NULL);
   rcgc_decref(w);
   CHECK_EQ(live_objects(heap), 0);
   rcgc_heap_free(heap);
@@ -470,6 +478,16 @@ static void bad_input(void) {
   CHECK_RC(rcgc_last_error_code(), RCGC_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(rcgc_last_error(), "rcgc_weakref_get");
   CHECK_CONTAINS(rcgc_last_error(), "not a weak reference");
+  void *out = o; /* set to NULL on every error */
+  CHECK_RC(rcgc_weakref_get_ref(o, &out), RCGC_ERR_INVALID_ARGUMENT);
+  CHECK(out == NULL);
+  CHECK_CONTAINS(rcgc_last_error(), "rcgc_weakref_get_ref");
+  out = o;
+  CHECK_RC(rcgc_weakref_get_ref(NULL, &out), RCGC_ERR_NULL_ARGUMENT);
+  CHECK(out == NULL);
+  CHECK_RC(rcgc_weakref_get_ref(o, NULL), RCGC_ERR_NULL_ARGUMENT);
+  CHECK_CONTAINS(rcgc_last_error(), "obj_out");
+  CHECK_EQ(rcgc_refcount(o), 1);
   CHECK_EQ(rcgc_weakref_count(NULL), 0);
   CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
   CHECK(!rcgc_is_weakref(NULL));
