@@ -164,7 +164,7 @@ impl Heap {
             return;
         }
         if h.weakly_referenced() {
-            self.weak_referent_dies(h);
+            self.weakly_referenced_dies(h);
         }
         if std::ptr::eq(ty, self.slots_type_ptr()) {
             crate::slots::clear_dead(h);
@@ -180,13 +180,6 @@ impl Heap {
             self.gc.count_deallocation();
         }
         self.release_memory(h);
-    }
-
-    /// Clears the weak references to a dead object and runs their callbacks.
-    #[cold]
-    #[inline(never)]
-    fn weak_referent_dies(&self, h: &Header) {
-        self.weakly_referenced_dies(h);
     }
 
     /// Runs the finalizer of a dead object that has one and was never

@@ -341,7 +341,10 @@ impl Heap {
     }
 
     /// `referent`'s count reached zero and it stays dead: its weak references
-    /// are cleared, then their callbacks run.
+    /// are cleared, then their callbacks run. Out of line: the freeing loop
+    /// calls it only for objects marked weakly referenced.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn weakly_referenced_dies(&self, referent: &Header) {
         let mut due = Due::new();
         self.clear_list(referent, &mut due, |_| true);
