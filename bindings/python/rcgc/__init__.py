@@ -35,7 +35,16 @@ __all__ = [
     "Slots",
     "Struct",
     "Ref",
+    "WeakRef",
+    "ref",
+    "getweakrefcount",
+    "GarbageList",
     "HeapStats",
+    "DEBUG_STATS",
+    "DEBUG_COLLECTABLE",
+    "DEBUG_UNCOLLECTABLE",
+    "DEBUG_SAVEALL",
+    "DEBUG_LEAK",
     "Error",
     "NullArgumentError",
     "InvalidArgumentError",
@@ -45,6 +54,8 @@ __all__ = [
     "InvalidObjectError",
     "ReentrantError",
     "PanicError",
+    "NotFoundError",
+    "AbortedError",
     "SlotIndexError",
     "InvalidHandleError",
     "library_version",
@@ -102,6 +113,16 @@ class PanicError(Error, SystemError):
     """RCGC_ERR_PANIC: a bug inside rcgc, caught at its C boundary."""
 
 
+class NotFoundError(Error, LookupError):
+    """RCGC_ERR_NOT_FOUND: what was asked for does not exist. Heap.why_alive answers
+    None instead of raising it."""
+
+
+class AbortedError(Error, RuntimeError):
+    """RCGC_ERR_ABORTED: an output callback asked the call to stop. The package's own
+    output callbacks only stop on an exception, which is raised instead."""
+
+
 class SlotIndexError(InvalidArgumentError, IndexError):
     """A slot index out of range (RCGC_ERR_INVALID_ARGUMENT, and an IndexError)."""
 
@@ -120,6 +141,8 @@ _ERRORS = {
     6: InvalidObjectError,
     7: ReentrantError,
     8: PanicError,
+    9: NotFoundError,
+    10: AbortedError,
 }
 
 
@@ -132,6 +155,16 @@ def _last_error(cls=None):
 def _check(code):
     if code != 0:
         raise _ERRORS.get(code, Error)(code, lib.rcgc_last_error().decode(errors="replace"))
+
+
+def _report_unraisable(exc):
+    """Reports `exc` the way ctypes reports an exception leaving a callback (through
+    sys.unraisablehook), for callbacks that go on after one of theirs failed."""
+
+    def reraise():
+        raise exc
+
+    _ffi.REPORT_FN(reraise)()
 
 
 def library_version():
@@ -147,6 +180,15 @@ HeapStats = collections.namedtuple(
     "HeapStats",
     "live_objects tracked_objects bytes_in_use peak_bytes allocated_total freed_total",
 )
+
+# gc.DEBUG_* (rcgc_debug_flag), with CPython's values.
+DEBUG_STATS = 1
+DEBUG_COLLECTABLE = 2
+DEBUG_UNCOLLECTABLE = 4
+DEBUG_SAVEALL = 32
+DEBUG_LEAK = DEBUG_COLLECTABLE | DEBUG_UNCOLLECTABLE | DEBUG_SAVEALL
+
+_GRAPH_FORMATS = {"dot": 0, "json": 1}  # rcgc_graph_format
 
 # Handle modes: an owning handle holds a reference; a borrowed one is the `self` of
 # a callback; a traverse one is the `self` of traverse (no rcgc call but visit).
@@ -167,6 +209,12 @@ class _State:
         self.keepalive = []  # ctypes callbacks, alive as long as the heap
         self.callback_errors = []
         self.misuse_reports = []
+        self.gc_callbacks = None  # Heap.callbacks, once asked for
+        self.debug_sink = None  # the DEBUG_FN given to rcgc_set_debug_output
+        self.debug_write = None  # Heap.set_debug_output's callable; None: sys.stderr
+        self.weakref_fn = None  # the WEAKREF_FN every weak reference callback goes through
+        self.weakref_callbacks = {}  # ctx -> the Python callback of one weak reference
+        self.next_ctx = 1
 
     def heap(self):
         """The Heap object, for handles made inside callbacks (None if it is being
@@ -183,7 +231,7 @@ class _State:
         cls = self.classes.get(t)
         if cls is None:
             name = lib.rcgc_type_name(t)
-            cls = Slots if name == b"rcgc.slots" else Object
+            cls = {b"rcgc.slots": Slots, b"rcgc.weakref": WeakRef}.get(name, Object)
             self.classes[t] = cls
         return cls
 
@@ -208,6 +256,64 @@ def _init_handle(h, st, heap, ptr, mode):
     object.__setattr__(h, "_heap", heap)
     object.__setattr__(h, "_ptr", ptr)
     object.__setattr__(h, "_mode", mode)
+
+
+def _run_gc_callbacks(st, phase, info_ptr):
+    """The one rcgc gc callback of a heap: calls Heap.callbacks in order, as CPython's
+    invoke_gc_callback does (by index, so a callback may modify the list)."""
+    callbacks = st.gc_callbacks
+    if not callbacks:
+        return
+    c = info_ptr.contents
+    info = {"generation": c.generation, "collected": c.collected, "uncollectable": c.uncollectable}
+    if phase == 1:  # RCGC_GC_STOP
+        info["duration"] = c.duration_ns / 1e9
+    name = "start" if phase == 0 else "stop"
+    i = 0
+    while i < len(callbacks):
+        cb = callbacks[i]
+        try:
+            cb(name, info)
+        except BaseException as e:  # noqa: BLE001 - reported; the next callback runs
+            st.callback_errors.append(e)
+            _report_unraisable(e)
+        i += 1
+
+
+def _write_text(call):
+    """Runs call(write), write being a WRITE_FN that gathers the output; returns (the
+    result code, the text). An exception in write stops the output (the C call then
+    returns RCGC_ERR_ABORTED) and is raised here instead."""
+    chunks, errors = [], []
+
+    def write(data, n, _ctx):
+        try:
+            chunks.append(ctypes.string_at(data, n))
+        except BaseException as e:  # noqa: BLE001 - raised after the C call
+            errors.append(e)
+            return 1
+        return 0
+
+    code = call(_ffi.WRITE_FN(write))
+    if errors:
+        raise errors[0]
+    return code, b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _without_own_ref(h, call):
+    """call() with the reference of the handle h left out of obj's refcount (dropped
+    and taken back; obj stays alive, since something else holds it too). None without
+    calling when h's reference is all that holds obj."""
+    ptr = h._ptr
+    if h._mode != _OWNED:
+        return call()  # a borrowed self owns no reference
+    if lib.rcgc_refcount(ptr) == 1:
+        return None
+    lib.rcgc_decref(ptr)
+    try:
+        return call()
+    finally:
+        lib.rcgc_incref(ptr)
 
 
 class Heap:
@@ -258,6 +364,7 @@ class Heap:
             st.ptr = None
             st.closing_heap = None
             st.keepalive.clear()  # breaks the callbacks' cycles through st
+            st.weakref_callbacks.clear()
 
     @property
     def closed(self):
@@ -332,6 +439,197 @@ class Heap:
         _check(lib.rcgc_heap_get_stats(self._st.check_open(), ctypes.byref(s)))
         return HeapStats(*(getattr(s, f) for f in HeapStats._fields))
 
+    def get_stats(self):
+        """gc.get_stats(): one dict per generation with "collections", "collected" and
+        "uncollectable", plus CPython 3.15's "candidates" (objects examined) and
+        "duration" (seconds), cumulative since the heap was created."""
+        ptr = self._st.check_open()
+        out = []
+        for generation in range(3):
+            s = _ffi.GenStatsStruct()
+            s.struct_size = ctypes.sizeof(s)
+            _check(lib.rcgc_get_stats(ptr, generation, ctypes.byref(s)))
+            out.append(
+                {
+                    "collections": s.collections,
+                    "collected": s.collected,
+                    "uncollectable": s.uncollectable,
+                    "candidates": s.candidates,
+                    "duration": s.duration_ns / 1e9,
+                }
+            )
+        return out
+
+    @property
+    def callbacks(self):
+        """gc.callbacks: a list of callables called as ``cb(phase, info)`` before
+        (phase "start") and after ("stop") every collection of this heap, automatic or
+        explicit. info is a dict with "generation", "collected" and "uncollectable" (0
+        at "start"), and at "stop" also "duration" (seconds). Modify the list in place
+        (append, remove, ...); do not rebind it. An exception in a callback is reported
+        as unraisable, kept in ``callback_errors``, and the next callback still runs."""
+        st = self._st
+        if st.gc_callbacks is None:
+            ptr = st.check_open()
+            fn = _ffi.GC_CALLBACK_FN(lambda phase, info, _ctx: _run_gc_callbacks(st, phase, info))
+            _check(lib.rcgc_add_callback(ptr, fn, None))
+            st.keepalive.append(fn)
+            st.gc_callbacks = []
+        return st.gc_callbacks
+
+    def freeze(self):
+        """gc.freeze(): every tracked object moves to the permanent generation, which
+        collections ignore; the counts go to zero."""
+        _check(lib.rcgc_freeze(self._st.check_open()))
+
+    def unfreeze(self):
+        """gc.unfreeze(): the permanent generation goes back into generation 2."""
+        _check(lib.rcgc_unfreeze(self._st.check_open()))
+
+    def get_freeze_count(self):
+        """gc.get_freeze_count(): the number of objects in the permanent generation."""
+        return lib.rcgc_get_freeze_count(self._st.check_open())
+
+    def get_objects(self, generation=None):
+        """gc.get_objects(generation=None): new handles of the objects tracked in
+        `generation` (0, 1 or 2), or in all three for None; frozen objects are not
+        included."""
+        ptr = self._st.check_open()
+        if generation is None:
+            generation = -1
+        elif not 0 <= generation <= 2:
+            raise InvalidArgumentError(2, f"rcgc: generation {generation} is outside 0..=2")
+        return self._handles(lambda fn: lib.rcgc_get_objects(ptr, generation, fn, None))
+
+    def get_referrers(self, *objs):
+        """gc.get_referrers(*objs): new handles of the tracked objects whose traverse
+        reports a reference to any of objs, each once, in the order the heap gives
+        them for the first of objs they refer to. Python handles are not objects of
+        the heap, so they are never among the referrers."""
+        ptr = self._st.check_open()
+        out, seen = [], set()
+        for obj in objs:
+            target = self._own(obj)
+            for h in self._handles(lambda fn, t=target: lib.rcgc_get_referrers(ptr, t, fn, None)):
+                if h not in seen:
+                    seen.add(h)
+                    out.append(h)
+        return out
+
+    def get_referents(self, *objs):
+        """gc.get_referents(*objs): new handles of the objects each of objs references,
+        as its traverse reports them (a reference visited twice comes twice; empty
+        slots and NULL fields are not references). Types are not objects in rcgc, so
+        unlike CPython no type is among the referents."""
+        self._st.check_open()
+        out = []
+        for obj in objs:
+            target = self._own(obj)
+            out.extend(self._handles(lambda fn, t=target: lib.rcgc_get_referents(t, fn, None)))
+        return out
+
+    def is_finalized(self, obj):
+        """gc.is_finalized(obj): whether obj's finalizer has run."""
+        return bool(lib.rcgc_is_finalized(self._own(obj)))
+
+    # -- debugging -------------------------------------------------------------
+
+    def set_debug(self, flags):
+        """gc.set_debug(flags): a combination of the DEBUG_* constants, 0 for none.
+        Output goes to sys.stderr (as CPython's does), or to the callable of
+        set_debug_output. A bit that is not a debug flag is an InvalidArgumentError."""
+        ptr = self._st.check_open()
+        self._install_debug_sink()
+        _check(lib.rcgc_set_debug(ptr, flags))
+
+    def get_debug(self):
+        """gc.get_debug()"""
+        return lib.rcgc_get_debug(self._st.check_open())
+
+    def set_debug_output(self, write=None):
+        """Sends each line of debug output (a str, without its newline) to
+        ``write(line)``; None restores the default, sys.stderr (looked up at each
+        line, so redirecting sys.stderr redirects it). An exception in `write` is
+        reported as unraisable and kept in ``callback_errors``."""
+        if write is not None and not callable(write):
+            raise TypeError(f"rcgc: set_debug_output takes a callable or None, not {write!r}")
+        self._st.check_open()
+        self._install_debug_sink()
+        self._st.debug_write = write
+
+    @property
+    def garbage(self):
+        """gc.garbage: the objects DEBUG_SAVEALL kept instead of clearing them, as a
+        GarbageList (len, indexing and iteration give new handles; ``del
+        heap.garbage[:]`` or ``heap.garbage.clear()`` empties it)."""
+        self._st.check_open()
+        return GarbageList(self)
+
+    def clear_garbage(self):
+        """Empties the garbage list and drops its references (``del gc.garbage[:]``);
+        what nothing else holds is then ordinary cyclic garbage for the next
+        collection. A ReentrantError from a callback of a running collection."""
+        _check(lib.rcgc_clear_garbage(self._st.check_open()))
+
+    # -- a picture of the heap -------------------------------------------------
+
+    def export_graph(self, format="dot", roots=None):  # noqa: A002 - the C API's name
+        """The heap as Graphviz DOT (format "dot") or JSON ("json", README's "A
+        picture of the heap" gives the schema), as a str: every live object of the
+        heap for roots=None, else the objects of the iterable `roots` and what they
+        reach (an empty iterable: an empty picture). Every Python handle is a
+        reference from outside the heap, so objects Python holds count as held from
+        outside (gold, external > 0)."""
+        fmt = _GRAPH_FORMATS.get(format)
+        if fmt is None:
+            raise InvalidArgumentError(2, f"rcgc: export_graph's format is 'dot' or 'json', not {format!r}")
+        ptr = self._st.check_open()
+        if roots is None:
+            array, n = None, 0
+        else:
+            handles = list(roots)  # held until the call returns
+            ptrs = [self._own(h) for h in handles]
+            array, n = (ctypes.c_void_p * max(1, len(ptrs)))(*ptrs), len(ptrs)
+        code, text = _write_text(lambda write: lib.rcgc_export_graph(ptr, fmt, array, n, write, None))
+        _check(code)
+        return text
+
+    def why_alive(self, obj):
+        """Why is obj alive? A shortest chain of references, as new handles, from an
+        object held from outside the heap (root first) to obj (last); None when no
+        such chain exists. The handle passed in does not count: the question is what
+        keeps obj alive besides it, so None means obj is garbage waiting for a
+        collection, or held by that handle alone. Other Python handles do count as
+        holding their objects from outside."""
+        ptr, target = self._st.check_open(), self._own(obj)
+        chain = []
+        code = _without_own_ref(
+            obj,
+            lambda: self._handles(
+                lambda fn: lib.rcgc_why_alive(ptr, target, fn, None, None), into=chain, check=False
+            ),
+        )
+        if code is None or code == 9:  # only obj's handle holds it, or RCGC_ERR_NOT_FOUND
+            return None
+        _check(code)
+        return chain
+
+    def why_alive_text(self, obj):
+        """why_alive as text for people (rcgc_why_alive_text): one line per object of
+        the chain, or one line saying obj is garbage. As in why_alive, the handle
+        passed in does not count (the refcounts shown leave it out)."""
+        ptr, target = self._st.check_open(), self._own(obj)
+        result = _without_own_ref(
+            obj,
+            lambda: _write_text(lambda write: lib.rcgc_why_alive_text(ptr, target, write, None)),
+        )
+        if result is None:
+            return f"{target:#x} '{obj.type_name}': held only by the handle passed to why_alive_text\n"
+        code, text = result
+        if code not in (0, 9):  # RCGC_ERR_NOT_FOUND still writes its line
+            _check(code)
+        return text
+
     # -- objects -------------------------------------------------------------
 
     def slots(self, n):
@@ -346,8 +644,9 @@ class Heap:
 
     @property
     def callback_errors(self):
-        """Exceptions raised by Python callbacks (traverse, clear, finalize, destroy)
-        of this heap, oldest first. Each was also reported as unraisable."""
+        """Exceptions raised by Python callbacks (traverse, clear, finalize, destroy,
+        gc callbacks, weak reference callbacks, the debug output) of this heap,
+        oldest first. Each was also reported as unraisable."""
         return self._st.callback_errors
 
     @property
@@ -355,6 +654,48 @@ class Heap:
         """Messages of rcgc's misuse handler (e.g. a decref of a freed object through
         the raw ``rcgc.lib``); the offending call did nothing."""
         return self._st.misuse_reports
+
+    def _handles(self, call, into=None, check=True):
+        """Runs call(fn), fn being an OBJECT_FN that turns each borrowed object into a
+        new handle; an exception in fn is raised after the call, not across C."""
+        st, heap = self._st, self
+        out = [] if into is None else into
+        errors = []
+
+        def fn(ptr, _ctx):
+            try:
+                out.append(st.wrap_borrowed(heap, ptr))
+            except BaseException as e:  # noqa: BLE001 - raised after the C call
+                errors.append(e)
+
+        code = call(_ffi.OBJECT_FN(fn))
+        if errors:
+            raise errors[0]
+        if not check:
+            return code
+        _check(code)
+        return out
+
+    def _install_debug_sink(self):
+        st = self._st
+        if st.debug_sink is not None:
+            return
+
+        def sink(line, _ctx):
+            text = line.decode(errors="replace")
+            try:
+                if st.debug_write is not None:
+                    st.debug_write(text)
+                elif sys.stderr is not None:
+                    sys.stderr.write(text + "\n")
+            except BaseException as e:
+                st.callback_errors.append(e)
+                raise  # reported as unraisable: it cannot cross rcgc's frames
+
+        fn = _ffi.DEBUG_FN(sink)
+        _check(lib.rcgc_set_debug_output(st.check_open(), ctypes.cast(fn, ctypes.c_void_p), None))
+        st.keepalive.append(fn)
+        st.debug_sink = fn
 
     def _own(self, obj):
         """The address of a live handle of this heap."""
@@ -544,6 +885,142 @@ class Slots(Object):
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+
+class WeakRef(Object):
+    """weakref.ref for rcgc objects: ``rcgc.ref(obj, callback=None)`` (``rcgc.ref`` is
+    this class) makes a weak reference object on obj's heap and returns a handle of
+    it, owning one reference like any handle; it can be stored in slots and fields.
+    ``w()`` is a new handle of the referent, or None once it has died.
+
+    When the referent dies while the weak reference is alive, ``callback(w)`` runs
+    once with a handle of the weak reference (whose ``w()`` is then None). Without a
+    callback, the weak reference obj already has without one is returned, as
+    ``weakref.ref(o) is weakref.ref(o)`` (the handles are distinct but equal). A
+    callback is kept until it has run or the heap is closed, also when its weak
+    reference dies first (rcgc does not say when that happens).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, obj, callback=None):
+        if not isinstance(obj, Object):
+            raise TypeError(f"rcgc: cannot create a weak reference to a {type(obj).__name__}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"rcgc: a weak reference callback must be callable, not {callback!r}")
+        obj._no_traverse("rcgc.ref()")
+        ptr, st = obj._live_ptr(), obj._st
+        if callback is None:
+            w = lib.rcgc_weakref_new(ptr, None, None)
+        else:
+            ctx = st.next_ctx
+            st.next_ctx += 1
+            st.weakref_callbacks[ctx] = callback
+            w = lib.rcgc_weakref_new(ptr, ctypes.cast(_weakref_fn(st), ctypes.c_void_p), ctx)
+            if not w:
+                del st.weakref_callbacks[ctx]
+        if not w:
+            raise _last_error()
+        return st.wrap_new(obj.heap, w, WeakRef)
+
+    def __init__(self, obj, callback=None):
+        pass  # made by __new__
+
+    def __call__(self):
+        """The referent as a new handle, or None once it has died
+        (rcgc_weakref_get_ref)."""
+        self._no_traverse("calling a weak reference")
+        out = ctypes.c_void_p()
+        _check(lib.rcgc_weakref_get_ref(self._live_ptr(), ctypes.byref(out)))
+        if out.value is None:
+            return None
+        return self._st.wrap_new(self.heap, out.value)
+
+    def __repr__(self):
+        if self._mode == _DEAD or not self._ptr or not self._st.ptr:
+            return "<rcgc.WeakRef (invalid handle)>"
+        target = lib.rcgc_weakref_get(self._ptr)
+        if not target:
+            return f"<rcgc weak reference at {self._ptr:#x}; dead>"
+        name = lib.rcgc_type_name(lib.rcgc_type_of(target)).decode()
+        lib.rcgc_decref(target)
+        return f"<rcgc weak reference at {self._ptr:#x}; to {name!r} at {target:#x}>"
+
+
+ref = WeakRef
+
+
+def getweakrefcount(obj):
+    """weakref.getweakrefcount(obj): the number of weak references to obj."""
+    if not isinstance(obj, Object):
+        raise TypeError(f"rcgc: expected an rcgc object, got {type(obj).__name__}")
+    return lib.rcgc_weakref_count(obj._live_ptr())
+
+
+def _weakref_fn(st):
+    """The WEAKREF_FN of a heap: every weak reference callback goes through it, with
+    ctx the key of the Python callback in st.weakref_callbacks."""
+    if st.weakref_fn is None:
+
+        def dispatch(wptr, ctx):
+            callback = st.weakref_callbacks.pop(ctx, None)
+            if callback is None:
+                return
+            try:
+                callback(st.wrap_borrowed(st.heap(), wptr))
+            except BaseException as e:
+                st.callback_errors.append(e)
+                raise  # reported as unraisable: it cannot cross rcgc's frames
+
+        st.weakref_fn = _ffi.WEAKREF_FN(dispatch)
+        st.keepalive.append(st.weakref_fn)
+    return st.weakref_fn
+
+
+class GarbageList:
+    """gc.garbage of one heap (Heap.garbage): the objects DEBUG_SAVEALL kept. A view:
+    ``len()`` is the list's length now, indexing and iteration give new handles of
+    its objects; ``del garbage[:]`` and ``clear()`` empty it (rcgc_clear_garbage).
+    It compares equal to a list of the same handles."""
+
+    __slots__ = ("_heap",)
+
+    def __init__(self, heap):
+        self._heap = heap
+
+    def _list(self):
+        heap = self._heap
+        ptr = heap._st.check_open()
+        return heap._handles(lambda fn: lib.rcgc_get_garbage(ptr, fn, None))
+
+    def __len__(self):
+        return lib.rcgc_get_garbage_count(self._heap._st.check_open())
+
+    def __getitem__(self, index):
+        return self._list()[index]
+
+    def __iter__(self):
+        return iter(self._list())
+
+    def __eq__(self, other):
+        if isinstance(other, GarbageList):
+            other = other._list()
+        if not isinstance(other, (list, tuple)):
+            return NotImplemented
+        return self._list() == list(other)
+
+    __hash__ = None
+
+    def clear(self):
+        self._heap.clear_garbage()
+
+    def __delitem__(self, index):
+        if index != slice(None):
+            raise TypeError("rcgc: only the whole garbage list can be deleted (del garbage[:])")
+        self.clear()
+
+    def __repr__(self):
+        return repr(self._list())
 
 
 class Ref:

@@ -83,6 +83,11 @@ CLEAR_FN = ctypes.CFUNCTYPE(None, c_void_p)
 FINALIZE_FN = ctypes.CFUNCTYPE(None, c_void_p)
 DESTROY_FN = ctypes.CFUNCTYPE(None, c_void_p)
 MISUSE_FN = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+REPORT_FN = ctypes.CFUNCTYPE(None)
+OBJECT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+WEAKREF_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+DEBUG_FN = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+WRITE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p)
 
 
 class TypeSpec(ctypes.Structure):
@@ -117,6 +122,29 @@ class HeapStatsStruct(ctypes.Structure):
         ("allocated_total", c_size_t),
         ("freed_total", c_size_t),
     ]
+
+
+class GenStatsStruct(ctypes.Structure):  # rcgc_gen_stats
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("collections", c_size_t),
+        ("collected", c_size_t),
+        ("uncollectable", c_size_t),
+        ("candidates", c_size_t),
+        ("duration_ns", ctypes.c_uint64),
+    ]
+
+
+class GcInfo(ctypes.Structure):  # rcgc_gc_info
+    _fields_ = [
+        ("generation", c_int),
+        ("collected", c_size_t),
+        ("uncollectable", c_size_t),
+        ("duration_ns", ctypes.c_uint64),
+    ]
+
+
+GC_CALLBACK_FN = ctypes.CFUNCTYPE(None, c_int, ctypes.POINTER(GcInfo), c_void_p)
 
 
 def _proto(name, restype, *argtypes):
@@ -159,3 +187,29 @@ _proto("rcgc_is_enabled", c_bool, c_void_p)
 _proto("rcgc_is_tracked", c_bool, c_void_p)
 _proto("rcgc_track", c_int, c_void_p)
 _proto("rcgc_untrack", c_int, c_void_p)
+_proto("rcgc_get_stats", c_int, c_void_p, c_int, ctypes.POINTER(GenStatsStruct))
+_proto("rcgc_add_callback", c_int, c_void_p, GC_CALLBACK_FN, c_void_p)
+_proto("rcgc_remove_callback", c_int, c_void_p, GC_CALLBACK_FN, c_void_p)
+_proto("rcgc_freeze", c_int, c_void_p)
+_proto("rcgc_unfreeze", c_int, c_void_p)
+_proto("rcgc_get_freeze_count", c_size_t, c_void_p)
+_proto("rcgc_get_objects", c_int, c_void_p, c_int, OBJECT_FN, c_void_p)
+_proto("rcgc_get_referrers", c_int, c_void_p, c_void_p, OBJECT_FN, c_void_p)
+_proto("rcgc_get_referents", c_int, c_void_p, OBJECT_FN, c_void_p)
+_proto("rcgc_is_finalized", c_bool, c_void_p)
+_proto("rcgc_weakref_new", c_void_p, c_void_p, c_void_p, c_void_p)  # callback: WEAKREF_FN or None
+_proto("rcgc_weakref_get", c_void_p, c_void_p)
+_proto("rcgc_weakref_get_ref", c_int, c_void_p, ctypes.POINTER(c_void_p))
+_proto("rcgc_weakref_count", c_size_t, c_void_p)
+_proto("rcgc_is_weakref", c_bool, c_void_p)
+_proto("rcgc_set_debug", c_int, c_void_p, c_int)
+_proto("rcgc_get_debug", c_int, c_void_p)
+_proto("rcgc_set_debug_output", c_int, c_void_p, c_void_p, c_void_p)  # fn: DEBUG_FN or None
+_proto("rcgc_get_garbage", c_int, c_void_p, OBJECT_FN, c_void_p)
+_proto("rcgc_get_garbage_count", c_size_t, c_void_p)
+_proto("rcgc_clear_garbage", c_int, c_void_p)
+_proto(
+    "rcgc_export_graph", c_int, c_void_p, c_int, ctypes.POINTER(c_void_p), c_size_t, WRITE_FN, c_void_p
+)
+_proto("rcgc_why_alive", c_int, c_void_p, c_void_p, OBJECT_FN, c_void_p, ctypes.POINTER(c_size_t))
+_proto("rcgc_why_alive_text", c_int, c_void_p, c_void_p, WRITE_FN, c_void_p)
