@@ -492,13 +492,11 @@ class Heap:
 
     def get_objects(self, generation=None):
         """gc.get_objects(generation=None): new handles of the objects tracked in
-        `generation` (0, 1 or 2), or in all three for None; frozen objects are not
-        included."""
+        `generation` (0, 1 or 2), or in all three for None (or -1, as CPython takes
+        it); frozen objects are not included."""
         ptr = self._st.check_open()
         if generation is None:
             generation = -1
-        elif not 0 <= generation <= 2:
-            raise InvalidArgumentError(2, f"rcgc: generation {generation} is outside 0..=2")
         return self._handles(lambda fn: lib.rcgc_get_objects(ptr, generation, fn, None))
 
     def get_referrers(self, *objs):
@@ -1162,6 +1160,7 @@ def _make_callbacks(st, cls):
         def traverse(ptr, visit, ctx):
             def visitor(x):
                 if x is None:
+                    visit(None, ctx)  # ignored, but counted: a field keeps its edge index
                     return
                 target = x._ptr if isinstance(x, Object) else x
                 if not isinstance(target, int):
