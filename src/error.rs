@@ -105,6 +105,9 @@ pub enum Error {
     /// A generation number outside 0..=2.
     #[error("generation {0} is outside 0..=2")]
     Generation(i64),
+    /// A generation number outside -1..=2, where -1 means every generation.
+    #[error("generation {0} is outside -1..=2 (-1: every generation)")]
+    GenerationOrAll(i64),
     /// A type spec that cannot be registered.
     #[error("invalid type spec: {0}")]
     InvalidSpec(&'static str),
@@ -247,6 +250,7 @@ impl Error {
         match self {
             Error::NullArgument(_) | Error::NullRoot(_) => RCGC_ERR_NULL_ARGUMENT,
             Error::Generation(_)
+            | Error::GenerationOrAll(_)
             | Error::GraphFormat(_)
             | Error::InvalidSpec(_)
             | Error::InvalidConfig(_)

@@ -392,7 +392,7 @@ pub unsafe extern "C" fn rcgc_get_objects(
         let generation = if generation == -1 {
             None
         } else {
-            Some(generation_arg(generation)?)
+            Some(generation_arg(generation).map_err(|_| Error::GenerationOrAll(generation.into()))?)
         };
         if r#fn.is_none() {
             return Err(Error::NullArgument("fn"));

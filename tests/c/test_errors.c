@@ -332,6 +332,18 @@ static void test_ranges(void) {
   CHECK_EQ(out, 12345);
   CHECK_COUNTS(heap, 0, 0, 0); /* nothing ran */
 
+  /* rcgc_get_objects takes -1 (every generation) too, and says so */
+  int object_generations[] = {-2, 3, INT_MAX, INT_MIN};
+  for (size_t i = 0; i < sizeof object_generations / sizeof object_generations[0]; i++) {
+    char call[64], number[48];
+    snprintf(call, sizeof call, "rcgc_get_objects(heap, %d, ...)", object_generations[i]);
+    snprintf(number, sizeof number, "generation %d is outside -1..=2", object_generations[i]);
+    prime("rcgc_get_objects");
+    rcgc_result r = rcgc_get_objects(heap, object_generations[i], count_object, NULL);
+    expect_error(__FILE__, __LINE__, call, r != RCGC_OK, r, RCGC_ERR_INVALID_ARGUMENT, "rcgc_get_objects");
+    CHECK_CONTAINS(rcgc_last_error(), number);
+  }
+
   /* debug flags: bits that are not RCGC_DEBUG_* flags; the flags do not change */
   CHECK_RC(rcgc_set_debug(heap, RCGC_DEBUG_STATS), RCGC_OK);
   int flags[] = {8, 16, 64, RCGC_DEBUG_LEAK | 128, -1, INT_MAX, INT_MIN};
