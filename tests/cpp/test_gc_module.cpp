@@ -300,7 +300,7 @@ void introspection() {
   CHECK_EQ(h.get_objects(1).size(), 3);
   CHECK_EQ(h.get_objects(2).size(), 0);
   CHECK_THROWS(h.get_objects(3), RCGC_ERR_INVALID_ARGUMENT,
-               "rcgc_get_objects: generation 3 is outside 0..=2");  // sic: -1 (all) is allowed too
+               "rcgc_get_objects: generation 3 is outside -1..=2 (-1: every generation)");
   CHECK_THROWS(h.get_referents(rcgc::ref<void>()), RCGC_ERR_NULL_ARGUMENT,
                "rcgc_get_referents: argument `obj` is NULL");
   CHECK_EQ(h.get_referents(q).size(), 0);
