@@ -1002,14 +1002,8 @@ impl Heap {
         // No allocation happens during a scan (phase Traversing), so the ids
         // stay valid, and so does this map.
         let ids = self.pool().ids();
-        let header = |id: Id| {
-            if id == NO_ID {
-                ptr::null()
-            } else {
-                // SAFETY: the set holds NO_ID or ids of live objects.
-                unsafe { ids.header(id) }
-            }
-        };
+        // SAFETY: the set holds NO_ID or ids of live objects.
+        let header = |id: Id| unsafe { ids.header_or_null(id) };
         // Each member is decoded once, PREFETCH_DISTANCE positions ahead,
         // prefetched, and kept here until its turn.
         let mut ahead = [ptr::null(); PREFETCH_DISTANCE];
@@ -1071,11 +1065,8 @@ impl Heap {
     /// or None past its end.
     fn unreachable_at(&self, i: usize) -> Option<*const Header> {
         let id = with(&self.gc.unreachable, |v| v.get(i).copied())?;
-        if id == NO_ID {
-            return Some(ptr::null());
-        }
         // SAFETY: entries other than NO_ID are ids of live objects.
-        Some(unsafe { self.pool().header_of(id) })
+        Some(unsafe { self.pool().ids().header_or_null(id) })
     }
 
     /// Whether the scan found the member at `position` reachable.

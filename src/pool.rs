@@ -136,16 +136,44 @@ impl IdMap {
     /// from, which has not allocated since.
     #[inline(always)]
     pub unsafe fn header(self, id: Id) -> *const Header {
-        // SAFETY: per the contract, the id names a segment of `segments` and a
-        // granule inside it, or a slot of `large` holding a header.
+        // SAFETY: per the contract.
+        unsafe { if id < LARGE_IDS { self.small(id) } else { self.large(id) } }
+    }
+
+    /// As `header`, but NULL for NO_ID; a small block's id still takes one
+    /// comparison.
+    ///
+    /// # Safety
+    /// As for `header`, unless `id` is NO_ID.
+    #[inline(always)]
+    pub unsafe fn header_or_null(self, id: Id) -> *const Header {
+        // SAFETY: per the contract.
         unsafe {
             if id < LARGE_IDS {
-                let biased = *self.segments.add((id >> SEGMENT_ID_SHIFT) as usize);
-                biased.wrapping_add(id as usize * GRANULE) as *const Header
+                self.small(id)
+            } else if id == NO_ID {
+                ptr::null()
             } else {
-                *self.large.add((id - LARGE_IDS) as usize) as *const Header
+                self.large(id)
             }
         }
+    }
+
+    /// # Safety
+    /// `id` must name a segment of `segments` and a block in it.
+    #[inline(always)]
+    unsafe fn small(self, id: Id) -> *const Header {
+        // SAFETY: per the contract.
+        let biased = unsafe { *self.segments.add((id >> SEGMENT_ID_SHIFT) as usize) };
+        biased.wrapping_add(id as usize * GRANULE) as *const Header
+    }
+
+    /// # Safety
+    /// `id - LARGE_IDS` must be a slot of `large` that holds a header.
+    #[inline(always)]
+    unsafe fn large(self, id: Id) -> *const Header {
+        // SAFETY: per the contract.
+        unsafe { *self.large.add((id - LARGE_IDS) as usize) as *const Header }
     }
 }
 
