@@ -30,11 +30,11 @@
 //! Each arena keeps the id of its first granule in its header's second word,
 //! so the id of a block is one load from its arena's first cache line. Going
 //! back is one load too: `segments` holds each segment's address minus
-//! `segment << 22`, so that adding `id << 4` gives the block. Ids from LARGE_IDS up belong to large
-//! blocks: `LARGE_IDS + slot`, the block's slot in the table `large_ids`,
-//! given when the block is allocated and kept in its prefix; free slots are
-//! chained through the table. So small blocks may fill MAX_SEGMENTS segments
-//! (60 GiB): a pool refuses the next one with NoMemory.
+//! `segment << 22`, so that adding `id << 4` gives the block. Ids from
+//! LARGE_IDS up belong to large blocks: `LARGE_IDS + slot`, the block's slot
+//! in the table `large_ids`, given when the block is allocated and kept in its
+//! prefix; free slots are chained through the table. So small blocks may fill
+//! MAX_SEGMENTS segments (60 GiB): a pool refuses the next one with NoMemory.
 
 use std::alloc::{Layout, alloc, alloc_zeroed, dealloc};
 use std::ptr;
