@@ -3,11 +3,15 @@
 //!
 //! # Bookkeeping
 //!
-//! Each generation is a `Vec` of object pointers. A tracked object's header
+//! Each generation is a `Vec` of 32-bit object ids (src/pool.rs: a block's
+//! segment and granule, or its slot among large blocks), turned back into
+//! headers by one load from the pool's tables. A tracked object's header
 //! holds its state (`Gen0`, `Gen1`, `Gen2`) and, in its `gc` word, its index in
 //! that vector, so untracking is a swap-remove and a young collection touches
 //! only young objects. Cost per tracked object: 16 bytes of header plus the
-//! 8-byte vector slot.
+//! 4-byte vector slot. The permanent generation and the unreachable set hold
+//! ids too (NO_ID for a hole); the mark stack, which lives only during a
+//! scan, holds pointers.
 //!
 //! # Counting and triggering (as CPython 3.11)
 //!
@@ -57,7 +61,7 @@
 //! 3. One pass moves the reachable candidates to the target generation and the
 //!    rest, whose number the count of step 2 gives in advance, to the
 //!    unreachable set, with state Unreachable and their index there in `gc`;
-//!    freeing or untracking one leaves a NULL hole. Whichever of the two needs
+//!    freeing or untracking one leaves a hole (NO_ID). Whichever of the two needs
 //!    no new room is compacted, in order, into the candidates' own buffer: the
 //!    survivors of a full collection (generation 2's vector compacted in
 //!    place), unless most candidates are garbage, and otherwise the unreachable
@@ -91,7 +95,11 @@
 //! # Invariants
 //!
 //! - Outside a collection, a tracked object is in exactly one generation vector
-//!   at the index its `gc` word names, and its state names that generation.
+//!   at the index its `gc` word names, as its id, and its state names that
+//!   generation.
+//! - An id is turned into a header through a map of the pool's tables
+//!   (`Pool::ids`) only while the pool cannot allocate (a scan, or a loop
+//!   that runs no user code); loops that run user code decode each id afresh.
 //! - During steps 4 to 7, an object is in `unreachable` iff its state is
 //!   Unreachable, at the index in its `gc` word.
 //! - During a scan no header is written: candidates keep their state and
@@ -106,6 +114,7 @@ use std::time::Instant;
 use crate::error::Error;
 use crate::header::{Header, MAX_TRACKED, State};
 use crate::heap::{Heap, Phase, PoisonOnUnwind};
+use crate::pool::{Id, NO_ID};
 use crate::refcount::{decref, incref};
 
 /// Number of generations.
@@ -114,6 +123,7 @@ pub const GENERATIONS: usize = 3;
 pub const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = [700, 10, 10];
 
 type Objects = Vec<*const Header>;
+type Ids = Vec<Id>;
 
 /// Statistics of one generation (gc.get_stats()), cumulative since the heap
 /// was created; filled by rcgc_get_stats.
@@ -173,12 +183,12 @@ pub type rcgc_gc_callback_fn =
 
 /// The collector's state, owned by the heap.
 pub struct GcState {
-    gens: [UnsafeCell<Objects>; GENERATIONS],
+    gens: [UnsafeCell<Ids>; GENERATIONS],
     /// The permanent generation (rcgc_freeze).
-    permanent: UnsafeCell<Objects>,
+    permanent: UnsafeCell<Ids>,
     stats: [Cell<rcgc_gen_stats>; GENERATIONS],
     callbacks: UnsafeCell<Vec<(rcgc_gc_callback_fn, *mut c_void)>>,
-    unreachable: UnsafeCell<Objects>,
+    unreachable: UnsafeCell<Ids>,
     stack: UnsafeCell<Objects>,
     /// The scan's side array (gc_refs and marks), one entry per candidate.
     refs: UnsafeCell<Vec<u32>>,
@@ -191,7 +201,7 @@ pub struct GcState {
 }
 
 /// Runs `f` on one of the collector's vectors. `f` must not run user code.
-fn with<R>(cell: &UnsafeCell<Objects>, f: impl FnOnce(&mut Objects) -> R) -> R {
+fn with<T, R>(cell: &UnsafeCell<Vec<T>>, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
     // SAFETY: one thread uses the heap, and no closure passed here re-enters
     // it, so this is the only borrow of the vector while it lives.
     f(unsafe { &mut *cell.get() })
@@ -201,17 +211,11 @@ fn with<R>(cell: &UnsafeCell<Objects>, f: impl FnOnce(&mut Objects) -> R) -> R {
 /// header's 32-bit `gc` word.
 #[cold]
 #[inline(never)]
-fn grow_young(v: &mut Objects) -> Result<(), Error> {
+fn grow_young(v: &mut Ids) -> Result<(), Error> {
     if v.len() >= MAX_TRACKED {
         return Err(Error::NoMemory);
     }
     v.try_reserve(1).map_err(|_| Error::NoMemory)
-}
-
-/// Runs `f` on the scan's side array. `f` must not run user code.
-fn with_refs<R>(cell: &UnsafeCell<Vec<u32>>, f: impl FnOnce(&mut Vec<u32>) -> R) -> R {
-    // SAFETY: as for `with`.
-    f(unsafe { &mut *cell.get() })
 }
 
 impl Default for GcState {
@@ -319,15 +323,16 @@ impl GcState {
         with(&self.gens[generation], |v| v.len())
     }
 
-    /// Appends `h` to generation `generation`, which must have room (reserved earlier).
-    fn place_reserved(&self, generation: usize, h: &Header) {
+    /// Appends `h`, whose id is `id`, to generation `generation`, which must
+    /// have room (reserved earlier).
+    fn place_reserved(&self, generation: usize, h: &Header, id: Id) {
         with(&self.gens[generation], |v| {
             debug_assert!(
                 v.len() < v.capacity(),
                 "room was reserved at the start of the collection"
             );
             h.place(State::generation(generation), v.len());
-            v.push(h);
+            v.push(id);
         });
     }
 }
@@ -504,16 +509,6 @@ unsafe extern "C" fn visit_reach(referent: *mut c_void, ctx: *mut c_void) {
     }
 }
 
-/// Iterates the live entries of a candidate slice with their positions.
-fn live_at(objects: &[*const Header]) -> impl Iterator<Item = (usize, &Header)> {
-    // SAFETY: entries are NULL or live objects of the heap being collected.
-    objects
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.is_null())
-        .map(|(i, &p)| (i, unsafe { &*p }))
-}
-
 impl Heap {
     /// Starts tracking `h` in generation 0 (no count change).
     pub fn track(&self, h: &Header) -> Result<(), Error> {
@@ -546,12 +541,13 @@ impl Heap {
     /// callbacks, in a usable heap).
     #[inline]
     pub(crate) fn track_young(&self, h: &Header) -> Result<(), Error> {
+        let id = self.pool().id_of(h);
         with(&self.gc.gens[0], |v| {
             if v.len() == v.capacity() || v.len() >= MAX_TRACKED {
                 grow_young(v)?;
             }
             h.place(State::Gen0, v.len());
-            v.push(h);
+            v.push(id);
             Ok(())
         })?;
         self.tracked.set(self.tracked.get() + 1);
@@ -588,15 +584,18 @@ impl Heap {
     fn remove_tracked(&self, h: &Header) {
         let index = h.gc() as usize;
         // In a generation, the last object takes the place of the one removed.
-        let swap_out = |objects: &UnsafeCell<Objects>| {
+        let swap_out = |objects: &UnsafeCell<Ids>| {
             with(objects, |v| {
-                debug_assert!(ptr::eq(v[index], h), "a tracked object is where its gc word says");
+                debug_assert!(
+                    v[index] == self.pool().id_of(h),
+                    "a tracked object is where its gc word says"
+                );
                 if let Some(last) = v.pop()
                     && index < v.len()
                 {
                     v[index] = last;
-                    // SAFETY: generation vectors hold live objects.
-                    unsafe { &*last }.set_gc(index as u32);
+                    // SAFETY: generation vectors hold ids of live objects.
+                    unsafe { self.pool().header_of(last) }.set_gc(index as u32);
                 }
             })
         };
@@ -605,7 +604,7 @@ impl Heap {
             State::Gen1 => swap_out(&self.gc.gens[1]),
             State::Gen2 => swap_out(&self.gc.gens[2]),
             State::Permanent => swap_out(&self.gc.permanent),
-            _ => with(&self.gc.unreachable, |v| v[index] = ptr::null()),
+            _ => with(&self.gc.unreachable, |v| v[index] = NO_ID),
         }
         h.set_state(State::Untracked);
         self.tracked.set(self.tracked.get() - 1);
@@ -677,10 +676,10 @@ impl Heap {
         for generation in 0..GENERATIONS {
             with(&self.gc.gens[generation], |from| {
                 with(&self.gc.permanent, |to| {
-                    for &p in from.iter() {
-                        // SAFETY: generation vectors hold live objects.
-                        unsafe { &*p }.place(State::Permanent, to.len());
-                        to.push(p);
+                    for &id in from.iter() {
+                        // SAFETY: generation vectors hold ids of live objects.
+                        unsafe { self.pool().header_of(id) }.place(State::Permanent, to.len());
+                        to.push(id);
                     }
                 });
                 from.clear();
@@ -701,10 +700,10 @@ impl Heap {
         with(&self.gc.gens[oldest], |v| v.try_reserve(self.gc.freeze_count())).map_err(|_| Error::NoMemory)?;
         with(&self.gc.permanent, |from| {
             with(&self.gc.gens[oldest], |to| {
-                for &p in from.iter() {
-                    // SAFETY: the permanent generation holds live objects.
-                    unsafe { &*p }.place(State::Gen2, to.len());
-                    to.push(p);
+                for &id in from.iter() {
+                    // SAFETY: the permanent generation holds ids of live objects.
+                    unsafe { self.pool().header_of(id) }.place(State::Gen2, to.len());
+                    to.push(id);
                 }
             });
             from.clear();
@@ -719,8 +718,15 @@ impl Heap {
         let total: usize = range.clone().map(|g| self.gc.len(g)).sum();
         let mut all = Vec::new();
         all.try_reserve_exact(total).map_err(|_| Error::NoMemory)?;
+        let ids = self.pool().ids();
         for g in range {
-            with(&self.gc.gens[g], |v| all.extend_from_slice(v));
+            with(&self.gc.gens[g], |v| {
+                all.extend(v.iter().map(|&id| {
+                    // SAFETY: generation vectors hold ids of live objects, and
+                    // nothing allocates during this loop.
+                    unsafe { ids.header(id) }
+                }))
+            });
         }
         Ok(all)
     }
@@ -757,7 +763,7 @@ impl Heap {
         // nothing.
         let base = (0..=g).max_by_key(|&k| lens[k]).unwrap_or(g);
         with(&self.gc.gens[base], |v| v.try_reserve(total - lens[base])).map_err(|_| Error::NoMemory)?;
-        with_refs(&self.gc.refs, |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
+        with(&self.gc.refs, |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
         if target != g {
             let room = self.gc.len(target) + total;
             if room > MAX_TRACKED {
@@ -800,7 +806,7 @@ impl Heap {
         //    room (or, under RCGC_DEBUG_SAVEALL, the garbage list) cannot get
         //    it, every candidate survives.
         let mut unreachable = with(&self.gc.unreachable, std::mem::take);
-        let mut survivors: Objects = Vec::new();
+        let mut survivors: Ids = Vec::new();
         let mut garbage_in_place = target != g;
         let all_survive = match scanned {
             Ok(reached) => {
@@ -814,31 +820,34 @@ impl Heap {
         };
         let mut kept = 0;
         let mut dead = 0;
+        let ids = self.pool().ids();
         for i in 0..cands.len() {
-            // SAFETY: candidates are live objects.
-            let h = unsafe { &*cands[i] };
+            let id = cands[i];
+            // SAFETY: candidates are ids of live objects, and nothing allocates
+            // during this loop.
+            let h = || unsafe { &*ids.header(id) };
             if all_survive || self.reachable(i) {
                 if target != g {
-                    self.gc.place_reserved(target, h);
+                    self.gc.place_reserved(target, h(), id);
                 } else if garbage_in_place {
-                    h.place(State::Gen2, survivors.len());
-                    survivors.push(h);
+                    h().place(State::Gen2, survivors.len());
+                    survivors.push(id);
                 } else {
                     // A generation 2 object that keeps its index is not
-                    // written to at all.
+                    // written to (nor even read) at all.
                     if kept != i || base != g || i >= lens[g] {
-                        h.place(State::Gen2, kept);
+                        h().place(State::Gen2, kept);
                     }
-                    cands[kept] = h;
+                    cands[kept] = id;
                 }
                 kept += 1;
             } else if garbage_in_place {
-                h.place(State::Unreachable, dead);
-                cands[dead] = h;
+                h().place(State::Unreachable, dead);
+                cands[dead] = id;
                 dead += 1;
             } else {
-                h.place(State::Unreachable, unreachable.len());
-                unreachable.push(h);
+                h().place(State::Unreachable, unreachable.len());
+                unreachable.push(id);
             }
         }
         if target != g {
@@ -869,12 +878,12 @@ impl Heap {
             return Err(self.report_underflow(bad));
         }
         // RCGC_DEBUG_COLLECTABLE output, before anything else happens to the set.
-        self.debug_collectable(|i| with(&self.gc.unreachable, |v| v.get(i).copied()));
+        let unreachable_at = |i: usize| self.unreachable_at(i);
+        self.debug_collectable(unreachable_at);
 
         // 3b. Weak references to unreachable objects, and unreachable weak
         //     references, are cleared; the callbacks of the cleared ones that
         //     are not unreachable themselves run.
-        let unreachable_at = |i: usize| with(&self.gc.unreachable, |v| v.get(i).copied());
         let weakrefs_freed = if self.weak.is_empty() {
             0
         } else {
@@ -885,7 +894,7 @@ impl Heap {
         self.enter(Phase::Finalizing);
         let mut finalized_any = false;
         let mut i = 0;
-        while let Some(p) = with(&self.gc.unreachable, |v| v.get(i).copied()).filter(|_| self.has_finalizers()) {
+        while let Some(p) = self.unreachable_at(i).filter(|_| self.has_finalizers()) {
             i += 1;
             if p.is_null() {
                 continue;
@@ -909,11 +918,13 @@ impl Heap {
             self.enter(Phase::Traversing);
             let mut set = with(&self.gc.unreachable, std::mem::take);
             let rescanned = self.scan(&set, Candidates::unreachable());
+            let ids = self.pool().ids();
             for (i, slot) in set.iter_mut().enumerate() {
-                if !slot.is_null() && (rescanned.is_err() || self.reachable(i)) {
-                    // SAFETY: non-NULL entries are live objects.
-                    self.gc.place_reserved(target, unsafe { &**slot });
-                    *slot = ptr::null();
+                if *slot != NO_ID && (rescanned.is_err() || self.reachable(i)) {
+                    // SAFETY: entries other than NO_ID are ids of live objects,
+                    // and nothing allocates during this loop.
+                    self.gc.place_reserved(target, unsafe { &*ids.header(*slot) }, *slot);
+                    *slot = NO_ID;
                 }
             }
             with(&self.gc.unreachable, |v| *v = set);
@@ -930,16 +941,16 @@ impl Heap {
         }
 
         // 6. CPython's count.
-        let found = with(&self.gc.unreachable, |v| v.iter().filter(|p| !p.is_null()).count()) + weakrefs_freed;
+        let found = with(&self.gc.unreachable, |v| v.iter().filter(|&&id| id != NO_ID).count()) + weakrefs_freed;
 
         // 7. Clear: refcounting frees what the cycles held. Under
         //    RCGC_DEBUG_SAVEALL the garbage list keeps the object instead.
         self.enter(Phase::Clearing);
         let mut i = 0;
-        while let Some(p) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
-            if !p.is_null() {
-                // SAFETY: non-NULL entries are live objects.
-                let h = unsafe { &*p };
+        while let Some(id) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
+            if id != NO_ID {
+                // SAFETY: entries other than NO_ID are ids of live objects.
+                let h = unsafe { self.pool().header_of(id) };
                 if !self.keeps_garbage(h) {
                     incref(h);
                     if let Some(clear) = h.ty().clear {
@@ -949,9 +960,9 @@ impl Heap {
                     decref(h, "rcgc_collect");
                 }
                 // Still here: something kept it alive; it lives on, older.
-                if with(&self.gc.unreachable, |v| v[i]) == p {
-                    with(&self.gc.unreachable, |v| v[i] = ptr::null());
-                    self.gc.place_reserved(target, h);
+                if with(&self.gc.unreachable, |v| v[i]) == id {
+                    with(&self.gc.unreachable, |v| v[i] = NO_ID);
+                    self.gc.place_reserved(target, h, id);
                 }
             }
             i += 1;
@@ -967,12 +978,12 @@ impl Heap {
         Ok(found)
     }
 
-    /// Step 2 over `set` (holes allowed), whose member at position p is the
+    /// Step 2 over `set` (ids; holes, NO_ID, allowed), whose member at position p is the
     /// candidate with entry p. Afterwards `self.gc.refs[p]` has REACHABLE set
     /// for the members reachable from outside the set. Returns how many they
     /// are, or, on a refcount smaller than the references reported, the object.
-    fn scan(&self, set: &[*const Header], candidates: Candidates) -> Result<usize, *const Header> {
-        let mut refs = with_refs(&self.gc.refs, std::mem::take);
+    fn scan(&self, set: &[Id], candidates: Candidates) -> Result<usize, *const Header> {
+        let mut refs = with(&self.gc.refs, std::mem::take);
         refs.clear();
         if refs.try_reserve(set.len()).is_err() {
             return Err(ptr::null());
@@ -988,28 +999,52 @@ impl Heap {
             overflowed: false,
             underflow: ptr::null(),
         };
-        for (position, h) in live_at(set) {
-            if let Some(&ahead) = set.get(position + PREFETCH_DISTANCE) {
-                prefetch(ahead);
+        // No allocation happens during a scan (phase Traversing), so the ids
+        // stay valid, and so does this map.
+        let ids = self.pool().ids();
+        // SAFETY: the set holds NO_ID or ids of live objects.
+        let header = |id: Id| unsafe { ids.header_or_null(id) };
+        // Each member is decoded once, PREFETCH_DISTANCE positions ahead,
+        // prefetched, and kept here until its turn.
+        let mut ahead = [ptr::null(); PREFETCH_DISTANCE];
+        for (slot, &id) in ahead.iter_mut().zip(set) {
+            *slot = header(id);
+            prefetch(*slot);
+        }
+        for position in 0..set.len() {
+            let slot = &mut ahead[position % PREFETCH_DISTANCE];
+            let p = *slot;
+            if let Some(&next) = set.get(position + PREFETCH_DISTANCE) {
+                *slot = header(next);
+                prefetch(*slot);
             }
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: a live member.
+            let h = unsafe { &*p };
             scan.entry(position, h);
             scan.traverse(h, visit_subtract, Scan::subtract);
         }
         let result = if scan.underflow.is_null() {
-            for (position, h) in live_at(set) {
+            // Holes have entry 0: neither roots nor unscanned. Only the roots
+            // are decoded.
+            for (position, &id) in set.iter().enumerate() {
                 let entry = scan.refs[position];
                 if entry & (REACHABLE | UNSCANNED) == 0 && entry & REFS > 0 {
                     scan.refs[position] |= REACHABLE;
                     scan.reached += 1;
-                    mark_from(h, &mut scan);
+                    // SAFETY: a member with an entry is live.
+                    mark_from(unsafe { &*header(id) }, &mut scan);
                 }
             }
             while scan.overflowed {
                 scan.overflowed = false;
-                for (position, h) in live_at(set) {
+                for (position, &id) in set.iter().enumerate() {
                     if scan.refs[position] & UNSCANNED != 0 {
                         scan.refs[position] = (scan.refs[position] & !UNSCANNED) | REACHABLE;
-                        mark_from(h, &mut scan);
+                        // SAFETY: as above.
+                        mark_from(unsafe { &*header(id) }, &mut scan);
                     }
                 }
             }
@@ -1022,20 +1057,28 @@ impl Heap {
             stack.shrink_to(4096);
         }
         with(&self.gc.stack, |v| *v = stack);
-        with_refs(&self.gc.refs, |v| *v = refs);
+        with(&self.gc.refs, |v| *v = refs);
         result
+    }
+
+    /// Entry `i` of the unreachable set as a header pointer (NULL for a hole),
+    /// or None past its end.
+    fn unreachable_at(&self, i: usize) -> Option<*const Header> {
+        let id = with(&self.gc.unreachable, |v| v.get(i).copied())?;
+        // SAFETY: entries other than NO_ID are ids of live objects.
+        Some(unsafe { self.pool().ids().header_or_null(id) })
     }
 
     /// Whether the scan found the member at `position` reachable.
     fn reachable(&self, position: usize) -> bool {
-        with_refs(&self.gc.refs, |refs| {
+        with(&self.gc.refs, |refs| {
             refs.get(position).is_some_and(|e| e & REACHABLE != 0)
         })
     }
 
     /// Lets the side array go after a large collection.
     fn trim_scratch(&self) {
-        with_refs(&self.gc.refs, |refs| {
+        with(&self.gc.refs, |refs| {
             if refs.capacity() > 1 << 16 {
                 *refs = Vec::new();
             }

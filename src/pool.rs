@@ -20,6 +20,21 @@
 //!
 //! Arenas go back to the system only when the heap is freed (see README,
 //! "Limitations").
+//!
+//! # Object ids
+//!
+//! Every block has a 32-bit id, which the collector's generation vectors hold
+//! instead of an 8-byte pointer (src/collector.rs). A small block's id is
+//! `segment << 18 | granule`: the index of its segment in `segments` and its
+//! offset in that segment in 16-byte granules (a 4 MiB segment has 2^18).
+//! Each arena keeps the id of its first granule in its header's second word,
+//! so the id of a block is one load from its arena's first cache line. Going
+//! back is one load too: `segments` holds each segment's address minus
+//! `segment << 22`, so that adding `id << 4` gives the block. Ids from
+//! LARGE_IDS up belong to large blocks: `LARGE_IDS + slot`, the block's slot
+//! in the table `large_ids`, given when the block is allocated and kept in its
+//! prefix; free slots are chained through the table. So small blocks may fill
+//! MAX_SEGMENTS segments (60 GiB): a pool refuses the next one with NoMemory.
 
 use std::alloc::{Layout, alloc, alloc_zeroed, dealloc};
 use std::ptr;
@@ -37,10 +52,28 @@ const ARENA_SIZE: usize = 256 * 1024;
 /// Arenas per segment.
 const SEGMENT_ARENAS: usize = 16;
 const SEGMENT_SIZE: usize = ARENA_SIZE * SEGMENT_ARENAS;
-/// The arena header: its block size, padded to keep blocks 16-byte aligned.
+/// The arena header: its block size and the id of its first granule.
 const ARENA_HEADER: usize = 16;
-/// The prefix in front of a large block: prev, next, size, padding.
+/// The prefix in front of a large block: prev, next, size, id.
 const LARGE_PREFIX: usize = 32;
+
+/// A block's 32-bit id (see the module comment).
+/// cbindgen:ignore
+pub type Id = u32;
+/// No block: a hole in a vector of ids.
+pub const NO_ID: Id = u32::MAX;
+/// log2 of the granules in a segment.
+const SEGMENT_ID_SHIFT: u32 = (SEGMENT_SIZE / GRANULE).trailing_zeros();
+const _: () = assert!(1 << SEGMENT_ID_SHIFT == SEGMENT_SIZE / GRANULE);
+/// The first id of a large block; ids below it are small blocks'.
+const LARGE_IDS: Id = 15 << 28;
+/// The most segments a pool takes: their ids stay below LARGE_IDS.
+pub const MAX_SEGMENTS: usize = (LARGE_IDS >> SEGMENT_ID_SHIFT) as usize;
+/// The most large blocks alive at once: their ids stay below NO_ID.
+const MAX_LARGE: usize = (NO_ID - LARGE_IDS) as usize;
+/// A free slot of `large_ids` holds the next free slot shifted left by one,
+/// with this bit set (headers are 16-byte aligned, so their addresses never have it).
+const FREE_SLOT: usize = 1;
 
 /// The layout of a segment.
 fn segment_layout() -> Layout {
@@ -59,7 +92,7 @@ struct LargePrefix {
     prev: *mut LargePrefix,
     next: *mut LargePrefix,
     size: usize,
-    _pad: usize,
+    id: usize,
 }
 
 const _: () = assert!(std::mem::size_of::<LargePrefix>() == LARGE_PREFIX);
@@ -68,14 +101,80 @@ const _: () = assert!(std::mem::size_of::<LargePrefix>() == LARGE_PREFIX);
 pub struct Pool {
     classes: [Class; NUM_CLASSES],
     arenas: Vec<*mut u8>,
-    /// Every segment, to give back when the pool goes.
-    segments: Vec<*mut u8>,
+    /// Every segment, to give back when the pool goes, as its address minus
+    /// its index times SEGMENT_SIZE (wrapping): a small block's id names its
+    /// segment by its index here, and `segments[id >> 18] + id * 16` is the block.
+    segments: Vec<usize>,
+    /// The most segments this pool takes (MAX_SEGMENTS; less in tests).
+    segment_limit: usize,
+    /// Large blocks by their id's slot: a header's address, or a free slot
+    /// (FREE_SLOT, the next free slot above it).
+    large_ids: Vec<usize>,
+    /// The first free slot of `large_ids`, or NO_ID.
+    large_free: Id,
     /// The next arena of the newest segment not carved yet, and that segment's end.
     carve: *mut u8,
     carve_end: *mut u8,
     large: *mut LargePrefix,
     bytes_in_use: usize,
     peak_bytes: usize,
+}
+
+/// A copy of the pool's id tables' addresses: turns ids into headers with one
+/// load, so a collection's scan can hold it while no allocation can happen.
+#[derive(Clone, Copy)]
+pub struct IdMap {
+    segments: *const usize,
+    large: *const usize,
+}
+
+impl IdMap {
+    /// The header of the object whose id is `id`.
+    ///
+    /// # Safety
+    /// `id` must be the id of a live object of the pool this map was taken
+    /// from, which has not allocated since.
+    #[inline(always)]
+    pub unsafe fn header(self, id: Id) -> *const Header {
+        // SAFETY: per the contract.
+        unsafe { if id < LARGE_IDS { self.small(id) } else { self.large(id) } }
+    }
+
+    /// As `header`, but NULL for NO_ID; a small block's id still takes one
+    /// comparison.
+    ///
+    /// # Safety
+    /// As for `header`, unless `id` is NO_ID.
+    #[inline(always)]
+    pub unsafe fn header_or_null(self, id: Id) -> *const Header {
+        // SAFETY: per the contract.
+        unsafe {
+            if id < LARGE_IDS {
+                self.small(id)
+            } else if id == NO_ID {
+                ptr::null()
+            } else {
+                self.large(id)
+            }
+        }
+    }
+
+    /// # Safety
+    /// `id` must name a segment of `segments` and a block in it.
+    #[inline(always)]
+    unsafe fn small(self, id: Id) -> *const Header {
+        // SAFETY: per the contract.
+        let biased = unsafe { *self.segments.add((id >> SEGMENT_ID_SHIFT) as usize) };
+        biased.wrapping_add(id as usize * GRANULE) as *const Header
+    }
+
+    /// # Safety
+    /// `id - LARGE_IDS` must be a slot of `large` that holds a header.
+    #[inline(always)]
+    unsafe fn large(self, id: Id) -> *const Header {
+        // SAFETY: per the contract.
+        unsafe { *self.large.add((id - LARGE_IDS) as usize) as *const Header }
+    }
 }
 
 /// A block handed out by the pool.
@@ -104,6 +203,9 @@ impl Pool {
             }; NUM_CLASSES],
             arenas: Vec::new(),
             segments: Vec::new(),
+            segment_limit: MAX_SEGMENTS,
+            large_ids: Vec::new(),
+            large_free: NO_ID,
             carve: ptr::null_mut(),
             carve_end: ptr::null_mut(),
             large: ptr::null_mut(),
@@ -181,20 +283,31 @@ impl Pool {
     fn new_arena(&mut self, index: usize, size: usize) -> Result<*mut u8, Error> {
         self.arenas.try_reserve(1).map_err(|_| Error::NoMemory)?;
         if self.carve == self.carve_end {
+            if self.segments.len() >= self.segment_limit {
+                return Err(Error::NoMemory);
+            }
             self.segments.try_reserve(1).map_err(|_| Error::NoMemory)?;
             // SAFETY: the layout has a non-zero size.
             let segment = unsafe { alloc(segment_layout()) };
             if segment.is_null() {
                 return Err(Error::NoMemory);
             }
-            self.segments.push(segment);
+            let biased = (segment as usize).wrapping_sub(self.segments.len() * SEGMENT_SIZE);
+            self.segments.push(biased);
             self.carve = segment;
             self.carve_end = segment.wrapping_add(SEGMENT_SIZE);
         }
         let base = self.carve;
         self.carve = base.wrapping_add(ARENA_SIZE);
-        // SAFETY: the arena is ours, ARENA_SIZE-aligned; its first word holds its block size.
-        unsafe { base.cast::<usize>().write(size) };
+        // The segment's biased address is `segment * SEGMENT_SIZE` below its
+        // real one, so this is `segment << 18 | granule`.
+        let first_id = ((base as usize).wrapping_sub(self.segments[self.segments.len() - 1]) / GRANULE) as Id;
+        // SAFETY: the arena is ours, ARENA_SIZE-aligned; its first word holds
+        // its block size, its second the id of its first granule.
+        unsafe {
+            base.cast::<usize>().write(size);
+            base.cast::<usize>().add(1).write(first_id as usize);
+        }
         self.arenas.push(base);
         let first = base.wrapping_add(ARENA_HEADER);
         let blocks = (ARENA_SIZE - ARENA_HEADER) / size;
@@ -209,15 +322,33 @@ impl Pool {
     fn alloc_large(&mut self, size: usize) -> Result<Block, Error> {
         let total = size + LARGE_PREFIX;
         let layout = Layout::from_size_align(total, GRANULE).map_err(|_| Error::SizeTooLarge(size))?;
+        if self.large_free == NO_ID {
+            if self.large_ids.len() >= MAX_LARGE {
+                return Err(Error::NoMemory);
+            }
+            self.large_ids.try_reserve(1).map_err(|_| Error::NoMemory)?;
+        }
         // SAFETY: the layout has a non-zero size.
         let prefix = unsafe { alloc_zeroed(layout) }.cast::<LargePrefix>();
         if prefix.is_null() {
             return Err(Error::NoMemory);
         }
+        let header = prefix.cast::<u8>().wrapping_add(LARGE_PREFIX);
+        // Room for a new slot was reserved above when no slot was free.
+        let slot = if self.large_free == NO_ID {
+            self.large_ids.push(header as usize);
+            self.large_ids.len() - 1
+        } else {
+            let slot = self.large_free as usize;
+            self.large_free = (self.large_ids[slot] >> 1) as Id;
+            self.large_ids[slot] = header as usize;
+            slot
+        };
         // SAFETY: `prefix` is a fresh block we own; `self.large` is the list head.
         unsafe {
             (*prefix).next = self.large;
             (*prefix).size = total;
+            (*prefix).id = LARGE_IDS as usize + slot;
             if !self.large.is_null() {
                 (*self.large).prev = prefix;
             }
@@ -226,7 +357,7 @@ impl Pool {
         self.bytes_in_use += total;
         self.peak_bytes = self.peak_bytes.max(self.bytes_in_use);
         Ok(Block {
-            ptr: prefix.cast::<u8>().wrapping_add(LARGE_PREFIX),
+            ptr: header,
             large: true,
         })
     }
@@ -267,7 +398,10 @@ impl Pool {
         let prefix = block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>();
         // SAFETY: large blocks carry a prefix linking them into `self.large`.
         unsafe {
-            let LargePrefix { prev, next, size, .. } = prefix.read();
+            let LargePrefix { prev, next, size, id } = prefix.read();
+            let slot = id - LARGE_IDS as usize;
+            self.large_ids[slot] = (self.large_free as usize) << 1 | FREE_SLOT;
+            self.large_free = slot as Id;
             if prev.is_null() {
                 self.large = next;
             } else {
@@ -300,6 +434,51 @@ impl Pool {
             // SAFETY: small blocks live in an arena whose first word is the block size.
             unsafe { ((block as usize & !(ARENA_SIZE - 1)) as *const usize).read() }
         }
+    }
+
+    /// The id of a live object of this pool.
+    #[inline(always)]
+    pub fn id_of(&self, header: &Header) -> Id {
+        let block = header as *const Header as usize;
+        if header.is_large() {
+            // SAFETY: large blocks carry their prefix, with the id.
+            unsafe { (*(block as *const u8).wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).id as Id }
+        } else {
+            let base = block & !(ARENA_SIZE - 1);
+            // SAFETY: small blocks live in an arena whose second word is the
+            // id of its first granule.
+            let first = unsafe { (base as *const usize).add(1).read() } as Id;
+            first + ((block - base) / GRANULE) as Id
+        }
+    }
+
+    /// What turns ids back into headers, valid until the pool next allocates
+    /// (a new segment or large block may move the tables it reads).
+    #[inline(always)]
+    pub fn ids(&self) -> IdMap {
+        IdMap {
+            segments: self.segments.as_ptr(),
+            large: self.large_ids.as_ptr(),
+        }
+    }
+
+    /// The header of the live object whose id is `id`.
+    ///
+    /// # Safety
+    /// `id` must be the id of a live object of this pool.
+    #[inline(always)]
+    pub unsafe fn header_of(&self, id: Id) -> &Header {
+        // SAFETY: per the contract; the map is used before anything allocates.
+        unsafe { &*self.ids().header(id) }
+    }
+
+    /// A pool that takes at most `limit` segments, to test the limit without
+    /// 60 GiB of objects.
+    #[cfg(test)]
+    pub fn with_segment_limit(limit: usize) -> Pool {
+        let mut pool = Pool::new();
+        pool.segment_limit = limit;
+        pool
     }
 
     /// Calls `f` with every live object's header. Nothing may allocate from or
@@ -343,7 +522,8 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for &segment in &self.segments {
+        for (index, &biased) in self.segments.iter().enumerate() {
+            let segment = biased.wrapping_add(index * SEGMENT_SIZE) as *mut u8;
             // SAFETY: each segment was allocated with this layout and is freed once.
             unsafe { dealloc(segment, segment_layout()) };
         }

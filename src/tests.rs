@@ -520,3 +520,148 @@ fn heap_destroy_frees_leaked_chains_once_each() {
         );
     }
 }
+
+/// Slots objects with `n` slots: 1 or 2 give small blocks, 80 a large one
+/// (16 + 8 + 640 bytes, above the pool's 512-byte classes).
+fn slots_objects(h: &Heap, count: usize, n: usize) -> Vec<&Header> {
+    (0..count).map(|_| h.slots_new(n).unwrap()).collect()
+}
+
+#[test]
+fn ids_name_their_objects_across_segments_and_large_blocks() {
+    let heap = Heap::new(Config::default()).unwrap();
+    // SAFETY: alive until destroyed at the end.
+    let h = unsafe { heap.as_ref() };
+    h.gc.enabled.set(false);
+    // 200,000 blocks of 48 bytes fill more than two 4 MiB segments.
+    let mut objs = slots_objects(h, 200_000, 2);
+    objs.extend(slots_objects(h, 300, 80));
+    let mut seen = std::collections::HashSet::new();
+    let mut segments = std::collections::HashSet::new();
+    for o in &objs {
+        let id = h.pool().id_of(o);
+        assert!(seen.insert(id), "id {id:#x} given twice");
+        if !o.is_large() {
+            segments.insert(id >> 18);
+        }
+        // SAFETY: the id of a live object.
+        assert!(ptr::eq(unsafe { h.pool().header_of(id) }, *o), "id {id:#x}");
+    }
+    assert!(segments.len() >= 3, "segments used: {segments:?}");
+    for o in objs {
+        decref(o, "test");
+    }
+    // SAFETY: idle heap, not used again.
+    unsafe { Heap::destroy(heap) };
+}
+
+#[test]
+fn large_blocks_reuse_the_ids_of_freed_ones() {
+    let heap = Heap::new(Config::default()).unwrap();
+    // SAFETY: alive until destroyed at the end.
+    let h = unsafe { heap.as_ref() };
+    let first = h.slots_new(80).unwrap();
+    let second = h.slots_new(80).unwrap();
+    let (id1, id2) = (h.pool().id_of(first), h.pool().id_of(second));
+    assert_ne!(id1, id2);
+    decref(first, "test");
+    let third = h.slots_new(100).unwrap();
+    assert_eq!(h.pool().id_of(third), id1, "the freed slot is reused");
+    // SAFETY: the ids of live objects.
+    unsafe {
+        assert!(ptr::eq(h.pool().header_of(id1), third));
+        assert!(ptr::eq(h.pool().header_of(id2), second));
+    }
+    // Both in one cycle, found through their ids.
+    slots::set(second, 0, Some(third)).unwrap();
+    slots::set(third, 0, Some(second)).unwrap();
+    decref(second, "test");
+    decref(third, "test");
+    assert_eq!(h.collect(2).unwrap(), 2);
+    assert_eq!(h.stats().live_objects, 0);
+    // SAFETY: idle heap, not used again.
+    unsafe { Heap::destroy(heap) };
+}
+
+#[test]
+fn collections_over_several_segments_match_a_reachability_oracle() {
+    let heap = Heap::new(Config::default()).unwrap();
+    // SAFETY: alive until destroyed at the end.
+    let h = unsafe { heap.as_ref() };
+    h.gc.enabled.set(false);
+    let mut objs = slots_objects(h, 150_000, 2);
+    // Large objects among them, some freed first so that their slots are reused.
+    let spare = slots_objects(h, 200, 80);
+    for o in spare.iter().step_by(2) {
+        decref(o, "test");
+    }
+    objs.extend(slots_objects(h, 400, 80));
+    let n = objs.len();
+    let mut rng = Rng(0x05EE_D1D5);
+    // Field 0 points into the object's group of 64 neighbours (cycles within
+    // a segment), field 1 rarely anywhere (across segments and to large
+    // blocks), so that most groups end up garbage.
+    let mut edges = vec![[None::<usize>; 2]; n];
+    for (from, slot) in edges.iter_mut().enumerate() {
+        let near = (from / 64 * 64 + rng.below(64)).min(n - 1);
+        let far = (rng.below(128) == 0).then(|| rng.below(n));
+        for (field, to) in [Some(near), far].into_iter().enumerate() {
+            slots::set(objs[from], field, to.map(|t| objs[t])).unwrap();
+            slot[field] = to;
+        }
+    }
+    let held: Vec<bool> = (0..n).map(|_| rng.below(1_000) == 0).collect();
+    // Some held objects are untracked (a swap-remove moves another one's id
+    // into their place); one young collection moves everything to generation 1.
+    let untracked: Vec<usize> = (0..n).filter(|&i| held[i] && i % 2 == 0).collect();
+    for &i in &untracked {
+        h.untrack(objs[i]).unwrap();
+    }
+    assert_eq!(h.collect(0).unwrap(), 0);
+    for (i, o) in objs.iter().enumerate() {
+        if !held[i] {
+            decref(o, "test");
+        }
+    }
+    let mut reachable = held.clone();
+    let mut stack: Vec<usize> = (0..n).filter(|&i| reachable[i]).collect();
+    while let Some(i) = stack.pop() {
+        for j in edges[i].iter().flatten() {
+            if !reachable[*j] {
+                reachable[*j] = true;
+                stack.push(*j);
+            }
+        }
+    }
+    let expected_live = reachable.iter().filter(|&&r| r).count();
+    // Refcounting already freed what no cycle held.
+    for o in spare.iter().skip(1).step_by(2) {
+        decref(o, "test");
+    }
+    let before = h.stats().live_objects;
+    let found = h.collect(2).unwrap();
+    assert_eq!(found, before - expected_live);
+    assert!(found > n / 10, "found {found}");
+    assert_eq!(h.stats().live_objects, expected_live);
+    for (i, o) in objs.iter().enumerate() {
+        if reachable[i] {
+            assert_eq!(o.state().is_tracked(), !untracked.contains(&i), "object {i}");
+        }
+    }
+    // SAFETY: idle heap, not used again.
+    unsafe { Heap::destroy(heap) };
+}
+
+#[test]
+fn the_pool_refuses_a_segment_past_its_limit() {
+    let mut pool = crate::pool::Pool::with_segment_limit(1);
+    // One segment: 16 arenas of (256 KiB - 16) / 32 blocks of 32 bytes.
+    let per_segment = 16 * ((256 * 1024 - 16) / 32);
+    for i in 0..per_segment {
+        assert!(pool.alloc(32).is_ok(), "block {i}");
+    }
+    assert!(matches!(pool.alloc(32), Err(crate::error::Error::NoMemory)));
+    assert!(matches!(pool.alloc(48), Err(crate::error::Error::NoMemory)));
+    // Large blocks do not come from segments.
+    assert!(pool.alloc(1000).is_ok_and(|block| block.large));
+}
