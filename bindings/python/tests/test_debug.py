@@ -10,19 +10,7 @@ import sys
 import pytest
 
 import rcgc
-
-
-@contextlib.contextmanager
-def quiet_gc():
-    was_enabled = gc.isenabled()
-    gc.disable()
-    gc.collect()
-    try:
-        yield
-    finally:
-        gc.set_debug(0)
-        if was_enabled:
-            gc.enable()
+from cpython_gc import quiet_gc
 
 
 def test_constants_are_cpythons():

@@ -2,7 +2,6 @@
 get_referrers, get_referents, is_finalized; each compared with CPython's own gc
 module on the same small graphs where CPython has the feature."""
 
-import contextlib
 import ctypes
 import gc
 import sys
@@ -10,19 +9,7 @@ import sys
 import pytest
 
 import rcgc
-
-
-@contextlib.contextmanager
-def quiet_gc():
-    """CPython's gc with no automatic collection and no garbage left over."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    gc.collect()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+from cpython_gc import quiet_gc
 
 
 class Node(rcgc.Struct):

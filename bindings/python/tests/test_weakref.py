@@ -1,7 +1,6 @@
 """Weak references: rcgc.ref(obj, callback=None) and rcgc.getweakrefcount, compared
 with CPython's weakref module on the same graphs."""
 
-import contextlib
 import gc
 import sys
 import weakref
@@ -9,18 +8,7 @@ import weakref
 import pytest
 
 import rcgc
-
-
-@contextlib.contextmanager
-def quiet_gc():
-    was_enabled = gc.isenabled()
-    gc.disable()
-    gc.collect()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+from cpython_gc import quiet_gc
 
 
 class Thing:  # a weakly referenceable CPython object
