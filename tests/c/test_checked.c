@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "thread_gate.h"
 
 typedef struct node { void *next; } node;
 
@@ -158,45 +159,17 @@ static void unchecked_heaps_still_work(void) {
 
 /* Two threads inside one heap: the main thread is inside rcgc_decref (running
  * a finalizer that waits) while a second thread calls into the same heap. */
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
-static int finalizer_waiting, other_thread_done;
 static void *shared_obj;
 
-static void waiting_finalize(void *obj) {
-  (void)obj;
-  pthread_mutex_lock(&gate_lock);
-  finalizer_waiting = 1;
-  pthread_cond_broadcast(&gate_cond);
-  while (!other_thread_done) pthread_cond_wait(&gate_cond, &gate_lock);
-  pthread_mutex_unlock(&gate_lock);
-}
-
-static void *other_thread(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&gate_lock);
-  while (!finalizer_waiting) pthread_cond_wait(&gate_cond, &gate_lock);
-  pthread_mutex_unlock(&gate_lock);
+static void enter_the_heap(void) {
   (void)rcgc_refcount(shared_obj); /* enters the heap while main is inside */
-  pthread_mutex_lock(&gate_lock);
-  other_thread_done = 1;
-  pthread_cond_broadcast(&gate_cond);
-  pthread_mutex_unlock(&gate_lock);
-  return NULL;
 }
 
 static void two_threads(void) {
   rcgc_heap *heap = checked_heap();
-  rcgc_type_spec spec = {"Waiter", 16, NULL, NULL, waiting_finalize, NULL};
-  rcgc_type *type = NULL;
-  CHECK_RC(rcgc_type_register(heap, &spec, &type), RCGC_OK);
   shared_obj = rcgc_slots_new(heap, 0);
-  void *waiter = rcgc_alloc(type);
-  pthread_t thread;
-  CHECK(pthread_create(&thread, NULL, other_thread, NULL) == 0);
   int before = misuses();
-  rcgc_decref(waiter); /* the finalizer blocks until the other thread has called in */
-  CHECK(pthread_join(thread, NULL) == 0);
+  while_inside_heap(heap, enter_the_heap);
   CHECK_EQ(misuses(), before + 1);
   CHECK(strstr(last_misuse, "used by two threads at once") != NULL);
   /* Handing a heap from one thread to another is fine: nothing reported. */

@@ -5,11 +5,11 @@
  * which always take the checked call. Also the ABI they rely on: the layout of
  * rcgc_object_head. Written in C99, so the harness also builds it with -std=c99. */
 #define _POSIX_C_SOURCE 200809L
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "check.h"
+#include "thread_gate.h"
 
 typedef struct link {
   void *next;
@@ -362,32 +362,11 @@ static void checked_heaps_take_the_call(void) {
  * thread is inside the heap (a finalizer that waits), another thread's inline
  * decref of a live object with count 2 is reported and does nothing. Without
  * the call it would silently write the count. */
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
-static int finalizer_waiting, other_thread_done;
 static void *shared_obj;
 
-static void waiting_finalize(void *obj) {
-  (void)obj;
-  pthread_mutex_lock(&gate_lock);
-  finalizer_waiting = 1;
-  pthread_cond_broadcast(&gate_cond);
-  while (!other_thread_done) pthread_cond_wait(&gate_cond, &gate_lock);
-  pthread_mutex_unlock(&gate_lock);
-}
-
-static void *other_thread(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&gate_lock);
-  while (!finalizer_waiting) pthread_cond_wait(&gate_cond, &gate_lock);
-  pthread_mutex_unlock(&gate_lock);
+static void inline_pair(void) {
   rcgc_decref_inline(shared_obj);
   rcgc_incref_inline(shared_obj);
-  pthread_mutex_lock(&gate_lock);
-  other_thread_done = 1;
-  pthread_cond_broadcast(&gate_cond);
-  pthread_mutex_unlock(&gate_lock);
-  return NULL;
 }
 
 static void checked_threads(void) {
@@ -395,18 +374,10 @@ static void checked_threads(void) {
   misuse_log log;
   memset(&log, 0, sizeof log);
   rcgc_set_misuse_handler(heap, log_misuse, &log);
-  rcgc_type_spec spec = {"Waiter", 16, NULL, NULL, waiting_finalize, NULL};
-  rcgc_type *type = NULL;
-  CHECK_RC(rcgc_type_register(heap, &spec, &type), RCGC_OK);
   shared_obj = rcgc_slots_new(heap, 0);
   CHECK(shared_obj != NULL);
   rcgc_incref(shared_obj);
-  void *waiter = rcgc_alloc(type);
-  CHECK(waiter != NULL);
-  pthread_t thread;
-  CHECK(pthread_create(&thread, NULL, other_thread, NULL) == 0);
-  rcgc_decref(waiter); /* the finalizer blocks until the other thread has called in */
-  CHECK(pthread_join(thread, NULL) == 0);
+  while_inside_heap(heap, inline_pair);
   CHECK_EQ(log.calls, 2);
   CHECK_CONTAINS(log.last, "used by two threads at once");
   CHECK_EQ(rcgc_refcount(shared_obj), 2);
