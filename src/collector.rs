@@ -51,23 +51,25 @@
 //!      traverse reports (a bug in the program): the collection is abandoned,
 //!      every candidate survives, and the misuse handler is told.
 //!    - candidates with gc_refs > 0 are roots: they and everything they reach
-//!      through candidates are marked reachable, by an explicit stack (never the
-//!      C stack) on which the referents an object reports are queued so that
-//!      the first one is expanded next (a tree allocated in preorder is then
-//!      marked in address order), counting them. If the stack cannot grow, the entry is marked
-//!      unscanned and repeated passes over the candidates finish the job.
+//!      through candidates are marked reachable, by an explicit stack (never
+//!      the C stack) on which the referents an object reports are queued so
+//!      that the first one is expanded next (a tree allocated in preorder is
+//!      then marked in address order), counting them. If the stack cannot grow,
+//!      the entry is marked unscanned and repeated passes over the candidates
+//!      finish the job.
 //!    - objects of the built-in slots type are traversed inline, without the
 //!      indirect calls a user type's traverse and visit cost.
-//! 3. One pass moves the reachable candidates to the target generation and the
-//!    rest, whose number the count of step 2 gives in advance, to the
+//! 3. One pass moves the reachable candidates to the target generation and
+//!    the rest, whose number the count of step 2 gives in advance, to the
 //!    unreachable set, with state Unreachable and their index there in `gc`;
-//!    freeing or untracking one leaves a hole (NO_ID). Whichever of the two needs
-//!    no new room is compacted, in order, into the candidates' own buffer: the
-//!    survivors of a full collection (generation 2's vector compacted in
-//!    place), unless most candidates are garbage, and otherwise the unreachable
-//!    set, which then becomes `unreachable`. Under RCGC_DEBUG_SAVEALL room for that number is
-//!    also reserved in the garbage list. RCGC_DEBUG_COLLECTABLE then writes
-//!    the set (src/debug.rs), before anything else happens to it.
+//!    freeing or untracking one leaves a hole (NO_ID). Whichever of the two
+//!    needs no new room is compacted, in order, into the candidates' own
+//!    buffer: the survivors of a full collection (generation 2's vector
+//!    compacted in place), unless most candidates are garbage, and otherwise
+//!    the unreachable set, which then becomes `unreachable`. Under
+//!    RCGC_DEBUG_SAVEALL room for that number is also reserved in the garbage
+//!    list. RCGC_DEBUG_COLLECTABLE then writes the set (src/debug.rs), before
+//!    anything else happens to it.
 //!
 //!    Then (step 3b, src/weakref.rs) weak references to unreachable objects,
 //!    and unreachable weak references, are cleared, and the callbacks of the
@@ -978,10 +980,12 @@ impl Heap {
         Ok(found)
     }
 
-    /// Step 2 over `set` (ids; holes, NO_ID, allowed), whose member at position p is the
-    /// candidate with entry p. Afterwards `self.gc.refs[p]` has REACHABLE set
-    /// for the members reachable from outside the set. Returns how many they
-    /// are, or, on a refcount smaller than the references reported, the object.
+    /// Step 2 over `set` (ids; holes, NO_ID, allowed), whose member at
+    /// position p is the candidate with entry p. Afterwards `self.gc.refs[p]`
+    /// has REACHABLE set for the members reachable from outside the set.
+    /// Returns how many they are, or, on a refcount smaller than the
+    /// references reported, the object (NULL if the side array could not be
+    /// had).
     fn scan(&self, set: &[Id], candidates: Candidates) -> Result<usize, *const Header> {
         let mut refs = with(&self.gc.refs, std::mem::take);
         refs.clear();
@@ -1087,7 +1091,12 @@ impl Heap {
 
     #[cold]
     fn report_underflow(&self, bad: *const Header) -> Error {
-        // SAFETY: the scan reports a live candidate.
+        // A scan that could not get its side array reports no object (room
+        // is reserved before step 2, so this is only a safety net).
+        if bad.is_null() {
+            return Error::NoMemory;
+        }
+        // SAFETY: otherwise the scan reports a live candidate.
         let h = unsafe { &*bad };
         let error = Error::RefcountTooSmall {
             addr: h.addr(),
