@@ -25,10 +25,12 @@
 //! need the library (checked heaps validate each pointer), it must survive
 //! every later change of the tag, including the freed mark of a quarantined
 //! block, and `refcnt` must stay a u32 at offset 8 with IMMORTAL = u32::MAX.
-//! The const assertions below keep the layout. All fields are `Cell`s: objects are
-//! reached from C through raw pointers, several `&Header` to one object may be
-//! alive at once (a callback decrefs an object the collector is looking at), and
-//! the heap is used by one thread at a time.
+//! The const assertions below keep the layout.
+//!
+//! All fields are `Cell`s: objects are reached from C through raw pointers,
+//! several `&Header` to one object may be alive at once (a callback decrefs an
+//! object the collector is looking at), and the heap is used by one thread at
+//! a time.
 
 use std::cell::Cell;
 use std::ffi::c_void;
