@@ -10,6 +10,12 @@
 //! 256 KiB arena was 1 byte per 32-byte block, 8 KiB per segment is 0.06.
 //! Segments are not zeroed in advance: a block is zeroed when it is handed
 //! out, so the pages of a segment become resident only as blocks are used.
+//! Segments are aligned to 2 MiB, and every segment after a heap's first is
+//! advised to the kernel for transparent huge pages: one page fault per
+//! 2 MiB instead of 512 (building 1,000,000 objects went from 26.6 to 15.3 ms,
+//! README "Performance"), at the price of up to 2 MiB resident ahead of use
+//! per segment being filled. The first segment keeps small pages, so a heap
+//! of a few objects costs a few pages, not 2 MiB.
 //!
 //! Small blocks are found again from their address alone: the arena base is
 //! the address rounded down to ARENA_SIZE, and the arena's first word is its
@@ -75,9 +81,27 @@ const MAX_LARGE: usize = (NO_ID - LARGE_IDS) as usize;
 /// with this bit set (headers are 16-byte aligned, so their addresses never have it).
 const FREE_SLOT: usize = 1;
 
+/// A transparent huge page on x86-64 and most aarch64 kernels: segments are
+/// aligned to it so that each one holds two whole huge pages.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel to back `len` bytes at `p` with transparent huge pages
+/// (where THP is "madvise" or "always"; elsewhere, or on failure, nothing
+/// changes: the advice is only a hint).
+fn advise_huge_pages(p: *mut u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: madvise with MADV_HUGEPAGE changes no contents and no
+    // permissions; the range is a segment this pool owns.
+    unsafe {
+        libc::madvise(p.cast(), len, libc::MADV_HUGEPAGE);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (p, len);
+}
+
 /// The layout of a segment.
 fn segment_layout() -> Layout {
-    Layout::from_size_align(SEGMENT_SIZE, ARENA_SIZE).expect("constant layout")
+    Layout::from_size_align(SEGMENT_SIZE, HUGE_PAGE).expect("constant layout")
 }
 
 #[derive(Clone, Copy)]
@@ -291,6 +315,10 @@ impl Pool {
             let segment = unsafe { alloc(segment_layout()) };
             if segment.is_null() {
                 return Err(Error::NoMemory);
+            }
+            // A heap's first segment keeps 4 KiB pages: a small heap stays small.
+            if !self.segments.is_empty() {
+                advise_huge_pages(segment, SEGMENT_SIZE);
             }
             let biased = (segment as usize).wrapping_sub(self.segments.len() * SEGMENT_SIZE);
             self.segments.push(biased);
