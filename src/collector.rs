@@ -446,11 +446,29 @@ impl Scan<'_> {
             return;
         }
         self.reached += 1;
-        if self.stack.try_reserve(1).is_ok() {
+        let len = self.stack.len();
+        if len < self.stack.capacity() {
             *entry |= REACHABLE;
+            // SAFETY: len < capacity: the slot is allocated, and becomes initialized.
+            unsafe {
+                self.stack.as_mut_ptr().add(len).write(h);
+                self.stack.set_len(len + 1);
+            }
+        } else {
+            self.reach_grow(position, h);
+        }
+    }
+
+    /// `reach` when the mark stack is full: it grows, or the entry is marked
+    /// unscanned for the repeated passes.
+    #[cold]
+    #[inline(never)]
+    fn reach_grow(&mut self, position: usize, h: &Header) {
+        if self.stack.try_reserve(1).is_ok() {
+            self.refs[position] |= REACHABLE;
             self.stack.push(h);
         } else {
-            *entry |= UNSCANNED;
+            self.refs[position] |= UNSCANNED;
             self.overflowed = true;
         }
     }
