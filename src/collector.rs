@@ -5,10 +5,13 @@
 //!
 //! Each generation is a `Vec` of 32-bit object ids (src/pool.rs: a block's
 //! segment and granule, or its slot among large blocks), turned back into
-//! headers by one load from the pool's tables. A tracked object's header
-//! holds its state (`Gen0`, `Gen1`, `Gen2`) and, in its `gc` word, its index in
-//! that vector, so untracking is a swap-remove and a young collection touches
-//! only young objects. Cost per tracked object: 16 bytes of header plus the
+//! headers by one load from the pool's tables. There are three such vectors,
+//! and `vector_of` says which one holds which generation. A tracked object's
+//! header holds its vector (state `Vector0`..`Vector2`) and, in its `gc`
+//! word, its index there, so untracking is a swap-remove and a young
+//! collection touches only young objects; and a full collection makes the
+//! largest vector generation 2's by changing `vector_of`, without writing to
+//! the objects that keep their place. Cost per tracked object: 16 bytes of header plus the
 //! 4-byte vector slot. The permanent generation and the unreachable set hold
 //! ids too (NO_ID for a hole); the mark stack, which lives only during a
 //! scan, holds pointers.
@@ -29,8 +32,9 @@
 //! # One collection of generations 0..=g
 //!
 //! 1. Candidates: the vectors of generations 0..=g are concatenated, the
-//!    largest first (the oldest on a tie: its objects then keep their index
-//!    in a full collection), the others appended from the youngest up. No
+//!    largest first (the oldest on a tie), the others appended from the
+//!    youngest up. In a full collection the largest vector's objects then keep
+//!    their index, and their vector becomes generation 2's. No
 //!    user code has run yet, and room for every survivor in the target
 //!    generation (g + 1, or 2) and for the scan's side array is reserved now,
 //!    so nothing later can fail for lack of memory after an object has
@@ -64,7 +68,7 @@
 //!    unreachable set, with state Unreachable and their index there in `gc`;
 //!    freeing or untracking one leaves a hole (NO_ID). Whichever of the two
 //!    needs no new room is compacted, in order, into the candidates' own
-//!    buffer: the survivors of a full collection (generation 2's vector
+//!    buffer: the survivors of a full collection (the largest vector
 //!    compacted in place), unless most candidates are garbage, and otherwise
 //!    the unreachable set, which then becomes `unreachable`. Under
 //!    RCGC_DEBUG_SAVEALL room for that number is also reserved in the garbage
@@ -98,7 +102,7 @@
 //!
 //! - Outside a collection, a tracked object is in exactly one generation vector
 //!   at the index its `gc` word names, as its id, and its state names that
-//!   generation.
+//!   vector; `vector_of` is a permutation of the three vectors.
 //! - An id is turned into a header through a map of the pool's tables
 //!   (`Pool::ids`) only while the pool cannot allocate (a scan, or a loop
 //!   that runs no user code); loops that run user code decode each id afresh.
@@ -185,7 +189,11 @@ pub type rcgc_gc_callback_fn =
 
 /// The collector's state, owned by the heap.
 pub struct GcState {
-    gens: [UnsafeCell<Ids>; GENERATIONS],
+    /// The generation vectors, by vector number (an object's state names its
+    /// vector: State::Vector0..=Vector2).
+    vectors: [UnsafeCell<Ids>; GENERATIONS],
+    /// The vector number of each generation: a permutation of 0..=2.
+    vector_of: [Cell<u8>; GENERATIONS],
     /// The permanent generation (rcgc_freeze).
     permanent: UnsafeCell<Ids>,
     stats: [Cell<rcgc_gen_stats>; GENERATIONS],
@@ -230,7 +238,8 @@ impl GcState {
     /// Empty generations with CPython's defaults.
     pub fn new() -> GcState {
         GcState {
-            gens: Default::default(),
+            vectors: Default::default(),
+            vector_of: [0, 1, 2].map(Cell::new),
             permanent: UnsafeCell::new(Vec::new()),
             stats: Default::default(),
             callbacks: UnsafeCell::new(Vec::new()),
@@ -320,20 +329,39 @@ impl GcState {
         }
     }
 
+    /// The vector of generation `generation`.
+    #[inline(always)]
+    fn generation(&self, generation: usize) -> &UnsafeCell<Ids> {
+        &self.vectors[self.vector_of[generation].get() as usize]
+    }
+
+    /// The state of an object tracked in generation `generation`.
+    #[inline(always)]
+    fn state_of(&self, generation: usize) -> State {
+        State::vector(self.vector_of[generation].get() as usize)
+    }
+
+    /// The generation of an object in state `state`, if it is in one.
+    pub(crate) fn generation_of(&self, state: State) -> Option<usize> {
+        let vector = state.as_vector()?;
+        self.vector_of.iter().position(|v| v.get() as usize == vector)
+    }
+
     /// The number of objects in `generation`.
     pub(crate) fn len(&self, generation: usize) -> usize {
-        with(&self.gens[generation], |v| v.len())
+        with(self.generation(generation), |v| v.len())
     }
 
     /// Appends `h`, whose id is `id`, to generation `generation`, which must
     /// have room (reserved earlier).
     fn place_reserved(&self, generation: usize, h: &Header, id: Id) {
-        with(&self.gens[generation], |v| {
+        let state = self.state_of(generation);
+        with(self.generation(generation), |v| {
             debug_assert!(
                 v.len() < v.capacity(),
                 "room was reserved at the start of the collection"
             );
-            h.place(State::generation(generation), v.len());
+            h.place(state, v.len());
             v.push(id);
         });
     }
@@ -353,14 +381,19 @@ const NOT_A_CANDIDATE: u32 = u32::MAX;
 
 impl Candidates {
     /// Generations 0..=oldest, laid out as `base` first, then the others from
-    /// the youngest up, with the given lengths.
-    fn generations(base: usize, oldest: usize, lens: [usize; GENERATIONS]) -> Candidates {
+    /// the youngest up, with the given lengths and states.
+    fn generations(
+        base: usize,
+        oldest: usize,
+        lens: [usize; GENERATIONS],
+        states: [State; GENERATIONS],
+    ) -> Candidates {
         let mut offset = [NOT_A_CANDIDATE; 8];
-        offset[State::generation(base) as usize] = 0;
+        offset[states[base] as usize] = 0;
         let mut next = lens[base];
         for (generation, len) in lens.iter().enumerate().take(oldest + 1) {
             if generation != base {
-                offset[State::generation(generation) as usize] = next as u32;
+                offset[states[generation] as usize] = next as u32;
                 next += len;
             }
         }
@@ -562,16 +595,23 @@ impl Heap {
     #[inline]
     pub(crate) fn track_young(&self, h: &Header) -> Result<(), Error> {
         let id = self.pool().id_of(h);
-        with(&self.gc.gens[0], |v| {
+        let state = self.gc.state_of(0);
+        with(self.gc.generation(0), |v| {
             if v.len() == v.capacity() || v.len() >= MAX_TRACKED {
                 grow_young(v)?;
             }
-            h.place(State::Gen0, v.len());
+            h.place(state, v.len());
             v.push(id);
             Ok(())
         })?;
         self.tracked.set(self.tracked.get() + 1);
         Ok(())
+    }
+
+    /// The generation `h` is tracked in (None: untracked, permanent, or found
+    /// unreachable by the running collection).
+    pub fn generation_of(&self, h: &Header) -> Option<usize> {
+        self.gc.generation_of(h.state())
     }
 
     /// Stops tracking `h` (a no-op for untracked objects).
@@ -584,7 +624,7 @@ impl Heap {
             }),
             _ if self.phase() == Phase::Traversing => Err(Error::Reentrant(Phase::Traversing.describe())),
             _ if self.check_usable().is_err() => Err(Error::Poisoned),
-            State::Gen0 | State::Gen1 | State::Gen2 | State::Permanent | State::Unreachable => {
+            State::Vector0 | State::Vector1 | State::Vector2 | State::Permanent | State::Unreachable => {
                 self.remove_tracked(h);
                 Ok(())
             }
@@ -620,9 +660,9 @@ impl Heap {
             })
         };
         match h.state() {
-            State::Gen0 => swap_out(&self.gc.gens[0]),
-            State::Gen1 => swap_out(&self.gc.gens[1]),
-            State::Gen2 => swap_out(&self.gc.gens[2]),
+            State::Vector0 => swap_out(&self.gc.vectors[0]),
+            State::Vector1 => swap_out(&self.gc.vectors[1]),
+            State::Vector2 => swap_out(&self.gc.vectors[2]),
             State::Permanent => swap_out(&self.gc.permanent),
             _ => with(&self.gc.unreachable, |v| v[index] = NO_ID),
         }
@@ -694,7 +734,7 @@ impl Heap {
         let total: usize = (0..GENERATIONS).map(|g| self.gc.len(g)).sum();
         with(&self.gc.permanent, |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
         for generation in 0..GENERATIONS {
-            with(&self.gc.gens[generation], |from| {
+            with(self.gc.generation(generation), |from| {
                 with(&self.gc.permanent, |to| {
                     for &id in from.iter() {
                         // SAFETY: generation vectors hold ids of live objects.
@@ -717,12 +757,13 @@ impl Heap {
         }
         self.check_usable()?;
         let oldest = GENERATIONS - 1;
-        with(&self.gc.gens[oldest], |v| v.try_reserve(self.gc.freeze_count())).map_err(|_| Error::NoMemory)?;
+        with(self.gc.generation(oldest), |v| v.try_reserve(self.gc.freeze_count())).map_err(|_| Error::NoMemory)?;
+        let state = self.gc.state_of(oldest);
         with(&self.gc.permanent, |from| {
-            with(&self.gc.gens[oldest], |to| {
+            with(self.gc.generation(oldest), |to| {
                 for &id in from.iter() {
                     // SAFETY: the permanent generation holds ids of live objects.
-                    unsafe { self.pool().header_of(id) }.place(State::Gen2, to.len());
+                    unsafe { self.pool().header_of(id) }.place(state, to.len());
                     to.push(id);
                 }
             });
@@ -740,7 +781,7 @@ impl Heap {
         all.try_reserve_exact(total).map_err(|_| Error::NoMemory)?;
         let ids = self.pool().ids();
         for g in range {
-            with(&self.gc.gens[g], |v| {
+            with(self.gc.generation(g), |v| {
                 all.extend(v.iter().map(|&id| {
                     // SAFETY: generation vectors hold ids of live objects, and
                     // nothing allocates during this loop.
@@ -782,23 +823,23 @@ impl Heap {
         // first full collection of a heap built with collection off copies
         // nothing.
         let base = (0..=g).max_by_key(|&k| lens[k]).unwrap_or(g);
-        with(&self.gc.gens[base], |v| v.try_reserve(total - lens[base])).map_err(|_| Error::NoMemory)?;
+        with(self.gc.generation(base), |v| v.try_reserve(total - lens[base])).map_err(|_| Error::NoMemory)?;
         with(&self.gc.refs, |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
         if target != g {
             let room = self.gc.len(target) + total;
             if room > MAX_TRACKED {
                 return Err(Error::NoMemory);
             }
-            with(&self.gc.gens[target], |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
+            with(self.gc.generation(target), |v| v.try_reserve(total)).map_err(|_| Error::NoMemory)?;
         }
         let stats = &self.gc.stats[g];
         stats.set(rcgc_gen_stats {
             candidates: stats.get().candidates + total,
             ..stats.get()
         });
-        let mut cands = with(&self.gc.gens[base], std::mem::take);
+        let mut cands = with(self.gc.generation(base), std::mem::take);
         for k in (0..=g).filter(|&k| k != base) {
-            with(&self.gc.gens[k], |v| {
+            with(self.gc.generation(k), |v| {
                 cands.extend_from_slice(v);
                 v.clear();
             });
@@ -814,7 +855,8 @@ impl Heap {
 
         // 2. Scan.
         let outer = self.enter(Phase::Traversing);
-        let scanned = self.scan(&cands, Candidates::generations(base, g, lens));
+        let states = [0, 1, 2].map(|k| self.gc.state_of(k));
+        let scanned = self.scan(&cands, Candidates::generations(base, g, lens, states));
         // 3. One pass: survivors to the target generation, the rest to the
         //    unreachable set. Whichever of the two does not need `cands` is
         //    compacted into it, in order (index <= i, so nothing unread is
@@ -838,6 +880,15 @@ impl Heap {
             }
             Err(_) => true,
         };
+        // In a full collection the base vector, compacted in place, becomes
+        // generation 2's: its objects that keep their index keep their state
+        // too, so they are not written to (nor even read) at all.
+        if target == g && base != g {
+            let vector = self.gc.vector_of[g].get();
+            self.gc.vector_of[g].set(self.gc.vector_of[base].get());
+            self.gc.vector_of[base].set(vector);
+        }
+        let oldest = self.gc.state_of(GENERATIONS - 1);
         let mut kept = 0;
         let mut dead = 0;
         let ids = self.pool().ids();
@@ -850,13 +901,11 @@ impl Heap {
                 if target != g {
                     self.gc.place_reserved(target, h(), id);
                 } else if garbage_in_place {
-                    h().place(State::Gen2, survivors.len());
+                    h().place(oldest, survivors.len());
                     survivors.push(id);
                 } else {
-                    // A generation 2 object that keeps its index is not
-                    // written to (nor even read) at all.
-                    if kept != i || base != g || i >= lens[g] {
-                        h().place(State::Gen2, kept);
+                    if kept != i || i >= lens[base] {
+                        h().place(oldest, kept);
                     }
                     cands[kept] = id;
                 }
@@ -891,7 +940,7 @@ impl Heap {
             cands.truncate(kept);
         }
         // Generation g gets a buffer back: the survivors if it is the target.
-        with(&self.gc.gens[g], |v| *v = cands);
+        with(self.gc.generation(g), |v| *v = cands);
         with(&self.gc.unreachable, |v| *v = unreachable);
         if let Err(bad) = scanned {
             self.enter(outer);

@@ -89,7 +89,8 @@ struct Node {
     name: usize,
     refcount: u32,
     external: i64,
-    state: State,
+    /// Where the collector keeps it: gen0..gen2, permanent or untracked.
+    place: &'static str,
     finalized: bool,
     /// Bytes its block occupies (what it adds to rcgc_heap_stats.bytes_in_use).
     size: usize,
@@ -207,7 +208,7 @@ impl Snapshot {
                 name,
                 refcount: h.refcnt(),
                 external: 0,
-                state: h.state(),
+                place: place_name(heap, h.state()),
                 finalized: h.finalized(),
                 size: heap.pool().block_bytes(h),
                 positions: 0,
@@ -375,7 +376,7 @@ impl Snapshot {
                 name = Dot(&self.names[node.name]),
                 refcount = node.refcount,
                 external = node.external,
-                state = state_name(node.state),
+                state = node.place,
                 size = node.size,
             ));
             if node.external > 0 {
@@ -438,7 +439,7 @@ impl Snapshot {
                 refcount: node.refcount,
                 external: node.external,
                 reachable: node.reach != Reach::No,
-                state: state_name(node.state),
+                state: node.place,
                 finalized: node.finalized,
                 size: node.size,
             });
@@ -489,14 +490,14 @@ impl fmt::Display for Reached {
     }
 }
 
-/// The words for a collector state.
-fn state_name(state: State) -> &'static str {
-    match state {
-        State::Gen0 => "gen0",
-        State::Gen1 => "gen1",
-        State::Gen2 => "gen2",
-        State::Permanent => "permanent",
-        State::Untracked | State::Unreachable | State::Freed => "untracked",
+/// The words for where the collector keeps an object in state `state`.
+fn place_name(heap: &Heap, state: State) -> &'static str {
+    match (heap.gc.generation_of(state), state) {
+        (Some(0), _) => "gen0",
+        (Some(1), _) => "gen1",
+        (Some(_), _) => "gen2",
+        (None, State::Permanent) => "permanent",
+        (None, _) => "untracked",
     }
 }
 

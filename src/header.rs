@@ -46,12 +46,14 @@ pub const HEADER_SIZE: usize = 16;
 pub enum State {
     /// Not tracked: a type without traverse, an untracked object, or one being freed.
     Untracked = 0,
-    /// Tracked, in generation 0.
-    Gen0 = 1,
-    /// Tracked, in generation 1.
-    Gen1 = 2,
-    /// Tracked, in generation 2.
-    Gen2 = 3,
+    /// Tracked, in the collector's generation vector 0 (which generation
+    /// that vector holds is the collector's business: a full collection can
+    /// make the largest vector the oldest generation without touching a header).
+    Vector0 = 1,
+    /// Tracked, in generation vector 1.
+    Vector1 = 2,
+    /// Tracked, in generation vector 2.
+    Vector2 = 3,
     /// Tracked, in the permanent generation (rcgc_freeze): never a candidate,
     /// so no collection writes to its header.
     Permanent = 4,
@@ -74,9 +76,9 @@ pub const TAG_MASK: usize = 0b1111_1111;
 impl State {
     fn from_bits(bits: usize) -> State {
         match bits {
-            1 => State::Gen0,
-            2 => State::Gen1,
-            3 => State::Gen2,
+            1 => State::Vector0,
+            2 => State::Vector1,
+            3 => State::Vector2,
             4 => State::Permanent,
             7 => State::Unreachable,
             8 => State::Freed,
@@ -84,21 +86,21 @@ impl State {
         }
     }
 
-    /// The state of a tracked object in generation `generation`.
-    pub fn generation(generation: usize) -> State {
-        match generation {
-            0 => State::Gen0,
-            1 => State::Gen1,
-            _ => State::Gen2,
+    /// The state of a tracked object in generation vector `vector` (0..=2).
+    pub fn vector(vector: usize) -> State {
+        match vector {
+            0 => State::Vector0,
+            1 => State::Vector1,
+            _ => State::Vector2,
         }
     }
 
-    /// The generation of a `Gen*` state.
-    pub fn as_generation(self) -> Option<usize> {
+    /// The generation vector of a `Vector*` state.
+    pub fn as_vector(self) -> Option<usize> {
         match self {
-            State::Gen0 => Some(0),
-            State::Gen1 => Some(1),
-            State::Gen2 => Some(2),
+            State::Vector0 => Some(0),
+            State::Vector1 => Some(1),
+            State::Vector2 => Some(2),
             _ => None,
         }
     }

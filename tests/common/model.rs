@@ -60,7 +60,7 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rcgc::error::rcgc_result;
-use rcgc::header::{Header, State};
+use rcgc::header::Header;
 use rcgc::heap::{Config, Heap};
 use rcgc::refcount::{decref, incref, set_ref};
 use rcgc::slots;
@@ -1051,14 +1051,12 @@ impl Harness {
                     o.rc
                 ));
             }
-            let real_gen = match h.state() {
-                State::Gen0 => 0,
-                State::Gen1 => 1,
-                State::Gen2 => 2,
-                other => self.fail(format_args!(
-                    "object {i}: state {other:?}, the model says generation {}",
+            let Some(real_gen) = self.heap().generation_of(h) else {
+                self.fail(format_args!(
+                    "object {i}: state {:?}, the model says generation {}",
+                    h.state(),
                     o.generation
-                )),
+                ))
             };
             if real_gen != o.generation {
                 if o.alt_gen == Some(real_gen) {
