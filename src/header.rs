@@ -244,7 +244,7 @@ impl Header {
         self.refcnt.set(value);
     }
 
-    /// The `gc` word: a vector index, or gc_refs during a scan.
+    /// The `gc` word: the object's index in its vector.
     #[inline(always)]
     pub fn gc(&self) -> u32 {
         self.gc.get()

@@ -7,6 +7,7 @@
 //! - `error`: the stable `rcgc_result` codes, the internal `Error`, the per-thread message.
 //! - `header`: the 16-byte object header, its state bits, payload <-> header.
 //! - `pool`: the per-heap size-class allocator, which can also walk every live object.
+//! - `pages`: memory from the kernel in transparent huge pages (Linux).
 //! - `types`: registered object types and their callbacks.
 //! - `heap`: the heap (types, generations, allocator, stats, limits, misuse reports).
 //! - `refcount`: incref/decref and the iterative deallocation worklist.
@@ -31,6 +32,7 @@ pub mod graph;
 pub mod header;
 pub mod heap;
 pub mod introspect;
+mod pages;
 #[doc(hidden)]
 pub mod pool;
 pub mod refcount;

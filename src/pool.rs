@@ -47,6 +47,7 @@ use std::ptr;
 
 use crate::error::Error;
 use crate::header::{HEADER_SIZE, Header, State};
+use crate::pages::{HUGE_PAGE, advise_huge_pages};
 
 const GRANULE: usize = 16;
 /// The largest block served from a size class.
@@ -80,24 +81,6 @@ const MAX_LARGE: usize = (NO_ID - LARGE_IDS) as usize;
 /// A free slot of `large_ids` holds the next free slot shifted left by one,
 /// with this bit set (headers are 16-byte aligned, so their addresses never have it).
 const FREE_SLOT: usize = 1;
-
-/// A transparent huge page on x86-64 and most aarch64 kernels: segments are
-/// aligned to it so that each one holds two whole huge pages.
-const HUGE_PAGE: usize = 2 << 20;
-
-/// Asks the kernel to back `len` bytes at `p` with transparent huge pages
-/// (where THP is "madvise" or "always"; elsewhere, or on failure, nothing
-/// changes: the advice is only a hint).
-fn advise_huge_pages(p: *mut u8, len: usize) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: madvise with MADV_HUGEPAGE changes no contents and no
-    // permissions; the range is a segment this pool owns.
-    unsafe {
-        libc::madvise(p.cast(), len, libc::MADV_HUGEPAGE);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (p, len);
-}
 
 /// The layout of a segment.
 fn segment_layout() -> Layout {

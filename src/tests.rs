@@ -670,3 +670,34 @@ fn the_pool_refuses_a_segment_past_its_limit() {
     // Large blocks do not come from segments.
     assert!(pool.alloc(1000).is_ok_and(|block| block.large));
 }
+
+#[test]
+fn large_collection_rescans_with_a_zeroed_side_array() {
+    // Enough candidates for the side array in huge pages; the finalizer's
+    // rescan reuses it, which must start from zero: stale marks of the first
+    // scan would keep garbage alive, stale counts would lose the resurrected.
+    let f = Fixture::new(true);
+    let half = crate::collector::LARGE_SCAN / 2 + 1000;
+    let live: Vec<_> = (0..half).map(|_| f.node()).collect();
+    for &n in &live {
+        f.link(n, 'a', n);
+    }
+    let garbage: Vec<_> = (0..half).map(|_| f.node()).collect();
+    for &n in &garbage {
+        f.link(n, 'a', n);
+    }
+    let x = garbage[half / 2];
+    RESURRECT.set(x);
+    garbage.iter().for_each(|&n| release(n));
+    assert_eq!(f.collect(2), half - 1, "all the garbage but the resurrected");
+    RESURRECT.set(ptr::null_mut());
+    let log = events();
+    assert_eq!(log.iter().filter(|e| e.0 == 'f').count(), half);
+    assert_eq!(log.iter().filter(|e| e.0 == 'd').count(), half - 1);
+    assert_eq!(f.generation(x), Some(2));
+    assert!(live.iter().all(|&n| f.generation(n) == Some(2)));
+    let kept = KEEP.with(|k| k.borrow_mut().pop()).unwrap();
+    release(kept);
+    live.iter().for_each(|&n| release(n));
+    assert_eq!(f.collect(2), half + 1);
+}
