@@ -959,12 +959,14 @@ impl Heap {
         let mut kept = 0;
         let mut dead = 0;
         let ids = self.pool().ids();
+        let side = with(&self.gc.refs, std::mem::take);
+        let marks = side.entries();
         for i in 0..cands.len() {
             let id = cands[i];
             // SAFETY: candidates are ids of live objects, and nothing allocates
             // during this loop.
             let h = || unsafe { &*ids.header(id) };
-            if all_survive || self.reachable(i) {
+            if all_survive || marks[i] & REACHABLE != 0 {
                 if target != g {
                     self.gc.place_reserved(target, h(), id);
                 } else if garbage_in_place {
@@ -986,6 +988,7 @@ impl Heap {
                 unreachable.push(id);
             }
         }
+        with(&self.gc.refs, |v| *v = side);
         if target != g {
             if target == GENERATIONS - 1 {
                 self.gc.long_lived_pending.set(self.gc.long_lived_pending.get() + kept);
