@@ -119,8 +119,8 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::header::{Header, MAX_TRACKED, State};
-use crate::pages::ZeroedPages;
 use crate::heap::{Heap, Phase, PoisonOnUnwind};
+use crate::pages::ZeroedPages;
 use crate::pool::{Id, NO_ID};
 use crate::refcount::{decref, incref};
 
@@ -449,12 +449,7 @@ const NOT_A_CANDIDATE: u32 = u32::MAX;
 impl Candidates {
     /// Generations 0..=oldest, laid out as `base` first, then the others from
     /// the youngest up, with the given lengths and states.
-    fn generations(
-        base: usize,
-        oldest: usize,
-        lens: [usize; GENERATIONS],
-        states: [State; GENERATIONS],
-    ) -> Candidates {
+    fn generations(base: usize, oldest: usize, lens: [usize; GENERATIONS], states: [State; GENERATIONS]) -> Candidates {
         let mut offset = [NOT_A_CANDIDATE; 8];
         offset[states[base] as usize] = 0;
         let mut next = lens[base];
