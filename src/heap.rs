@@ -236,6 +236,7 @@ impl Heap {
         // SAFETY: just created, not shared yet.
         let h = unsafe { heap.as_ref() };
         let builtins = h.register_type(&crate::slots::spec()).and_then(|slots| {
+            slots.clear_only.set(false);
             h.slots_type.set(slots);
             h.weakref_type.set(h.register_type(&crate::weakref::spec())?);
             Ok(())

@@ -171,6 +171,17 @@ impl Heap {
     #[inline(always)]
     fn free_dead(&self, h: &Header) {
         let ty = h.ty();
+        if ty.clear_only.get() && !h.weakly_referenced() {
+            // What the general path below does for such an object, with its
+            // tests answered once for the type.
+            if let Some(clear) = ty.clear {
+                // SAFETY: the object is dead and untracked; clear drops its references.
+                unsafe { clear(h.payload()) };
+            }
+            self.gc.count_deallocation();
+            self.release_memory(h);
+            return;
+        }
         if ty.finalize.is_some() && !h.finalized() && self.finalize_dead(h) {
             return;
         }
