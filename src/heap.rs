@@ -120,7 +120,11 @@ pub struct Heap {
     /// The debug flags, their output and the garbage list (src/debug.rs).
     pub(crate) debug: DebugState,
     phase: Cell<Phase>,
-    /// Objects whose refcount reached zero, waiting for the freeing loop.
+    /// The newest object whose refcount reached zero while the freeing loop
+    /// runs (NULL if none): the top of the pending list, kept apart from
+    /// `pending` because freeing a chain pushes one object and pops it again.
+    pub(crate) pending_top: Cell<*const Header>,
+    /// The older objects waiting for the freeing loop, the newest last.
     pub(crate) pending: UnsafeCell<Vec<*const Header>>,
     /// Where pending objects go when `pending` cannot grow: a list linked
     /// through their (refcnt, gc) words, which dead objects no longer need.
@@ -146,6 +150,15 @@ pub fn default_misuse(message: fmt::Arguments<'_>) -> ! {
 /// Marks the heap unusable if it is dropped while a panic unwinds: held over
 /// the operations that could leave the heap's structures half-updated.
 pub(crate) struct PoisonOnUnwind<'a>(pub(crate) &'a Heap);
+
+impl PoisonOnUnwind<'_> {
+    /// The operation finished without unwinding: drops the guard without
+    /// asking whether the thread is panicking.
+    #[inline(always)]
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
 
 impl Drop for PoisonOnUnwind<'_> {
     fn drop(&mut self) {
@@ -207,6 +220,7 @@ impl Heap {
             gc: GcState::new(),
             debug: DebugState::default(),
             phase: Cell::new(Phase::Idle),
+            pending_top: Cell::new(ptr::null()),
             pending: UnsafeCell::new(Vec::new()),
             overflow: Cell::new(ptr::null()),
             draining: Cell::new(false),
@@ -222,6 +236,7 @@ impl Heap {
         // SAFETY: just created, not shared yet.
         let h = unsafe { heap.as_ref() };
         let builtins = h.register_type(&crate::slots::spec()).and_then(|slots| {
+            slots.clear_only.set(false);
             h.slots_type.set(slots);
             h.weakref_type.set(h.register_type(&crate::weakref::spec())?);
             Ok(())

@@ -390,11 +390,13 @@ impl Pool {
         let base = (block as usize & !(ARENA_SIZE - 1)) as *mut u8;
         // SAFETY: small blocks live in an ARENA_SIZE-aligned arena whose first
         // word is the block size; the block has room for the link at offset 16.
+        // That size is a multiple of GRANULE from MIN_BLOCK to MAX_SMALL, so
+        // its class index is in bounds.
         unsafe {
             let size = base.cast::<usize>().read();
-            let index = size / GRANULE - 1;
-            block.add(16).cast::<*mut u8>().write(self.classes[index].free);
-            self.classes[index].free = block;
+            let class = self.classes.get_unchecked_mut(size / GRANULE - 1);
+            block.add(16).cast::<*mut u8>().write(class.free);
+            class.free = block;
             self.bytes_in_use -= size;
         }
     }

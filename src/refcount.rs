@@ -82,12 +82,17 @@ impl Heap {
 
     #[inline]
     fn push_pending(&self, header: &Header) {
+        let below = self.pending_top.replace(header);
+        if below.is_null() {
+            return;
+        }
         // SAFETY: no user code runs while this borrow is alive.
         let pending = unsafe { &mut *self.pending.get() };
         if pending.len() < pending.capacity() {
-            pending.push(header);
+            pending.push(below);
         } else {
-            self.push_pending_grow(header);
+            // SAFETY: pending objects are dead but their memory is still ours.
+            self.push_pending_grow(unsafe { &*below });
         }
     }
 
@@ -114,6 +119,11 @@ impl Heap {
 
     #[inline]
     fn pop_pending(&self) -> Option<&Header> {
+        let top = self.pending_top.replace(ptr::null());
+        if !top.is_null() {
+            // SAFETY: pending objects are dead but their memory is still ours.
+            return Some(unsafe { &*top });
+        }
         // SAFETY: no user code runs while this borrow is alive.
         if let Some(h) = unsafe { &mut *self.pending.get() }.pop() {
             // SAFETY: pending objects are dead but their memory is still ours.
@@ -138,7 +148,7 @@ impl Heap {
     /// here at a constant depth; decrefs they make push more work onto the list.
     #[inline(never)]
     fn drain(&self, first: &Header) {
-        let _poison = crate::heap::PoisonOnUnwind(self);
+        let poison = crate::heap::PoisonOnUnwind(self);
         self.draining.set(true);
         let outer = self.phase();
         if outer == Phase::Idle {
@@ -153,6 +163,7 @@ impl Heap {
             self.enter(Phase::Idle);
         }
         self.draining.set(false);
+        poison.disarm();
     }
 
     /// Finalizes (once ever), clears and frees one object whose count
@@ -160,6 +171,17 @@ impl Heap {
     #[inline(always)]
     fn free_dead(&self, h: &Header) {
         let ty = h.ty();
+        if ty.clear_only.get() && !h.weakly_referenced() {
+            // What the general path below does for such an object, with its
+            // tests answered once for the type.
+            if let Some(clear) = ty.clear {
+                // SAFETY: the object is dead and untracked; clear drops its references.
+                unsafe { clear(h.payload()) };
+            }
+            self.gc.count_deallocation();
+            self.release_memory(h);
+            return;
+        }
         if ty.finalize.is_some() && !h.finalized() && self.finalize_dead(h) {
             return;
         }

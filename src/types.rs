@@ -1,6 +1,7 @@
 //! Registered object types: a name, a payload size and the callbacks that let
 //! the collector see and break an object's references.
 
+use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char, c_void};
 
 use crate::error::{Error, TypeName};
@@ -83,6 +84,11 @@ pub struct Type {
     pub finalize: rcgc_finalize_fn,
     /// Releases foreign resources.
     pub destroy: rcgc_destroy_fn,
+    /// Whether freeing an object of this type (one without weak references)
+    /// is its clear callback and nothing else: tracked, with no finalizer
+    /// and no destroy. False for the slots type, whose objects are cleared
+    /// in place (src/slots.rs).
+    pub(crate) clear_only: Cell<bool>,
 }
 
 impl Type {
@@ -114,6 +120,7 @@ impl Type {
             clear: spec.clear,
             finalize: spec.finalize,
             destroy: spec.destroy,
+            clear_only: Cell::new(spec.traverse.is_some() && spec.finalize.is_none() && spec.destroy.is_none()),
         })
     }
 

@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::macros::ffi_boundary;
+use super::macros::{ffi_boundary, run};
 use super::{heap_ref, object_ref, object_ref_or_misuse, rcgc_heap, rcgc_type, type_handle, type_ref};
 use crate::error::{Error, rcgc_result};
 use crate::header::Header;
@@ -140,14 +140,14 @@ pub unsafe extern "C" fn rcgc_refcount(obj: *const c_void) -> usize {
 /// or live objects.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rcgc_set_ref(slot: *mut *mut c_void, value: *mut c_void) {
-    ffi_boundary!("rcgc_set_ref", {
-        if slot.is_null() {
-            return Err(Error::NullArgument("slot"));
+    ffi_boundary!("rcgc_set_ref", handles_checked_mode, {
+        if crate::checked::active() || slot.is_null() {
+            // SAFETY: per the contract.
+            unsafe { store_ref_slow(slot, value, "rcgc_set_ref") };
+        } else {
+            // SAFETY: per the contract.
+            unsafe { set_ref(slot, value, "rcgc_set_ref") };
         }
-        // SAFETY: per the contract, `slot` is valid; checked mode validates what it holds.
-        unsafe { check_slot(slot, value, "rcgc_set_ref") }?;
-        // SAFETY: per the contract.
-        unsafe { set_ref(slot, value, "rcgc_set_ref") };
         Ok(())
     })
 }
@@ -159,14 +159,14 @@ pub unsafe extern "C" fn rcgc_set_ref(slot: *mut *mut c_void, value: *mut c_void
 /// `slot` must be NULL or valid for reads and writes; `*slot` NULL or live.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rcgc_clear_ref(slot: *mut *mut c_void) {
-    ffi_boundary!("rcgc_clear_ref", {
-        if slot.is_null() {
-            return Err(Error::NullArgument("slot"));
+    ffi_boundary!("rcgc_clear_ref", handles_checked_mode, {
+        if crate::checked::active() || slot.is_null() {
+            // SAFETY: per the contract.
+            unsafe { store_ref_slow(slot, std::ptr::null_mut(), "rcgc_clear_ref") };
+        } else {
+            // SAFETY: per the contract.
+            unsafe { set_ref(slot, std::ptr::null_mut(), "rcgc_clear_ref") };
         }
-        // SAFETY: per the contract, `slot` is valid; checked mode validates what it holds.
-        unsafe { check_slot(slot, std::ptr::null_mut(), "rcgc_clear_ref") }?;
-        // SAFETY: per the contract.
-        unsafe { set_ref(slot, std::ptr::null_mut(), "rcgc_clear_ref") };
         Ok(())
     })
 }
@@ -193,6 +193,28 @@ pub unsafe extern "C" fn rcgc_type_name(r#type: *const rcgc_type) -> *const c_ch
     ffi_boundary!("rcgc_type_name", {
         // SAFETY: NULL or live per the contract.
         Ok(unsafe { type_ref(r#type) }?.name().as_ptr())
+    })
+}
+
+/// rcgc_set_ref and rcgc_clear_ref for a NULL slot or in checked mode: the
+/// whole call as it is written, run with its own boundary (which enters and
+/// leaves checked heaps and records the error). Kept out of line so the
+/// common path of those functions needs no stack frame for an error.
+///
+/// # Safety
+/// As for rcgc_set_ref.
+#[cold]
+#[inline(never)]
+unsafe fn store_ref_slow(slot: *mut *mut c_void, value: *mut c_void, func: &'static str) {
+    run(func, || {
+        if slot.is_null() {
+            return Err(Error::NullArgument("slot"));
+        }
+        // SAFETY: per the contract, `slot` is valid; checked mode validates what it holds.
+        unsafe { check_slot(slot, value, func) }?;
+        // SAFETY: per the contract.
+        unsafe { set_ref(slot, value, func) };
+        Ok(())
     })
 }
 
