@@ -11,8 +11,8 @@
 //! word, its index there, so untracking is a swap-remove and a young
 //! collection touches only young objects; and a full collection makes the
 //! largest vector generation 2's by changing `vector_of`, without writing to
-//! the objects that keep their place. Cost per tracked object: 16 bytes of header plus the
-//! 4-byte vector slot. The permanent generation and the unreachable set hold
+//! the objects that keep their place. Cost per tracked object: 16 bytes of
+//! header plus the 4-byte vector slot. The permanent generation and the unreachable set hold
 //! ids too (NO_ID for a hole); the mark stack, which lives only during a
 //! scan, holds pointers.
 //!
@@ -1053,14 +1053,17 @@ impl Heap {
             let mut set = with(&self.gc.unreachable, std::mem::take);
             let rescanned = self.scan(&set, Candidates::unreachable());
             let ids = self.pool().ids();
+            let side = with(&self.gc.refs, std::mem::take);
+            let marks = side.entries();
             for (i, slot) in set.iter_mut().enumerate() {
-                if *slot != NO_ID && (rescanned.is_err() || self.reachable(i)) {
+                if *slot != NO_ID && (rescanned.is_err() || marks[i] & REACHABLE != 0) {
                     // SAFETY: entries other than NO_ID are ids of live objects,
                     // and nothing allocates during this loop.
                     self.gc.place_reserved(target, unsafe { &*ids.header(*slot) }, *slot);
                     *slot = NO_ID;
                 }
             }
+            with(&self.gc.refs, |v| *v = side);
             with(&self.gc.unreachable, |v| *v = set);
             if let Err(bad) = rescanned {
                 self.enter(outer);
@@ -1113,7 +1116,7 @@ impl Heap {
     }
 
     /// Step 2 over `set` (ids; holes, NO_ID, allowed), whose member at
-    /// position p is the candidate with entry p. Afterwards `self.gc.refs[p]`
+    /// position p is the candidate with entry p. Afterwards entry p of `self.gc.refs`
     /// has REACHABLE set for the members reachable from outside the set.
     /// Returns how many they are, or, on a refcount smaller than the
     /// references reported, the object (NULL if the side array could not be
@@ -1201,13 +1204,6 @@ impl Heap {
         let id = with(&self.gc.unreachable, |v| v.get(i).copied())?;
         // SAFETY: entries other than NO_ID are ids of live objects.
         Some(unsafe { self.pool().ids().header_or_null(id) })
-    }
-
-    /// Whether the scan found the member at `position` reachable.
-    fn reachable(&self, position: usize) -> bool {
-        with(&self.gc.refs, |refs| {
-            refs.entries().get(position).is_some_and(|e| e & REACHABLE != 0)
-        })
     }
 
     /// Lets the side array go after a large collection.
