@@ -592,6 +592,9 @@ impl Scan<'_> {
     }
 }
 
+/// How many side-array entries the search for roots tests at once.
+const ROOT_CHUNK: usize = 16;
+
 /// How many candidates ahead the subtraction pass prefetches.
 const PREFETCH_DISTANCE: usize = 8;
 
@@ -1082,7 +1085,11 @@ impl Heap {
 
         // 7. Clear: refcounting frees what the cycles held. Under
         //    RCGC_DEBUG_SAVEALL the garbage list keeps the object instead.
+        //    The loop holds the freeing loop's place (`draining`): what one
+        //    clear releases is freed after it, in one go.
         self.enter(Phase::Clearing);
+        debug_assert!(!self.draining.get(), "collections start only from idle");
+        self.draining.set(true);
         let mut i = 0;
         while let Some(id) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
             if id != NO_ID {
@@ -1095,6 +1102,7 @@ impl Heap {
                         unsafe { clear(h.payload()) };
                     }
                     decref(h, "rcgc_collect");
+                    self.free_pending();
                 }
                 // Still here: something kept it alive; it lives on, older.
                 if with(&self.gc.unreachable, |v| v[i]) == id {
@@ -1104,6 +1112,7 @@ impl Heap {
             }
             i += 1;
         }
+        self.draining.set(false);
         with(&self.gc.unreachable, |v| {
             v.clear();
             if v.capacity() > 4096 {
@@ -1165,14 +1174,26 @@ impl Heap {
         }
         let result = if scan.underflow.is_null() {
             // Holes have entry 0: neither roots nor unscanned. Only the roots
-            // are decoded.
-            for (position, &id) in set.iter().enumerate() {
-                let entry = scan.refs[position];
-                if entry & (REACHABLE | UNSCANNED) == 0 && entry & REFS > 0 {
-                    scan.refs[position] |= REACHABLE;
-                    scan.reached += 1;
-                    // SAFETY: a member with an entry is live.
-                    mark_from(unsafe { &*header(id) }, &mut scan);
+            // are decoded, and runs of entries with none are skipped a
+            // vector of them at a time: most entries are not roots, either
+            // garbage or marked from an earlier root.
+            let is_root = |entry: u32| entry & (REACHABLE | UNSCANNED) == 0 && entry & REFS > 0;
+            for start in (0..set.len()).step_by(ROOT_CHUNK) {
+                let end = (start + ROOT_CHUNK).min(set.len());
+                if !scan.refs[start..end]
+                    .iter()
+                    .fold(false, |any, &entry| any | is_root(entry))
+                {
+                    continue;
+                }
+                for position in start..end {
+                    // Re-read: marking from a root marks later entries too.
+                    if is_root(scan.refs[position]) {
+                        scan.refs[position] |= REACHABLE;
+                        scan.reached += 1;
+                        // SAFETY: a member with an entry is live.
+                        mark_from(unsafe { &*header(set[position]) }, &mut scan);
+                    }
                 }
             }
             while scan.overflowed {

@@ -154,16 +154,35 @@ impl Heap {
         if outer == Phase::Idle {
             self.enter(Phase::Freeing);
         }
-        let mut next = Some(first);
-        while let Some(h) = next {
-            self.free_dead(h);
-            next = self.pop_pending();
-        }
+        self.free_from(first);
         if outer == Phase::Idle {
             self.enter(Phase::Idle);
         }
         self.draining.set(false);
         poison.disarm();
+    }
+
+    /// Frees `first`, then pending objects until none is left; `draining`
+    /// is set.
+    #[inline(always)]
+    fn free_from(&self, first: &Header) {
+        let mut next = Some(first);
+        while let Some(h) = next {
+            self.free_dead(h);
+            next = self.pop_pending();
+        }
+    }
+
+    /// Frees the pending objects, for a loop that holds `draining` set
+    /// itself (the collector's clearing step, which so frees the objects
+    /// each clear releases in one go instead of entering the freeing loop
+    /// once per object).
+    #[inline]
+    pub(crate) fn free_pending(&self) {
+        debug_assert!(self.draining.get(), "the caller holds the freeing loop");
+        if let Some(first) = self.pop_pending() {
+            self.free_from(first);
+        }
     }
 
     /// Finalizes (once ever), clears and frees one object whose count
