@@ -1186,13 +1186,13 @@ impl Heap {
                 {
                     continue;
                 }
-                for position in start..end {
+                for (position, &id) in set.iter().enumerate().take(end).skip(start) {
                     // Re-read: marking from a root marks later entries too.
                     if is_root(scan.refs[position]) {
                         scan.refs[position] |= REACHABLE;
                         scan.reached += 1;
                         // SAFETY: a member with an entry is live.
-                        mark_from(unsafe { &*header(set[position]) }, &mut scan);
+                        mark_from(unsafe { &*header(id) }, &mut scan);
                     }
                 }
             }
