@@ -77,7 +77,8 @@
 //!
 //!    Then (step 3b, src/weakref.rs) weak references to unreachable objects,
 //!    and unreachable weak references, are cleared, and the callbacks of the
-//!    cleared ones that are not unreachable themselves run (phase WeakCallbacks).
+//!    cleared ones that are not unreachable themselves run (phase WeakCallbacks);
+//!    those weak references, if still alive, move to the target generation.
 //! 4. Finalizing: every unreachable object whose type has finalize and which was
 //!    never finalized is marked FINALIZED and finalized (held by an extra
 //!    reference during the call). All of them run before any clear.
@@ -735,6 +736,28 @@ impl Heap {
         self.tracked.set(self.tracked.get() - 1);
     }
 
+    /// Moves `h`, if it is tracked in a generation other than `generation`,
+    /// there, keeping room for `keep` more objects (room the running
+    /// collection reserved); without that room, `h` stays where it is.
+    pub(crate) fn move_to_generation(&self, h: &Header, generation: usize, keep: usize) {
+        if self
+            .gc
+            .generation_of(h.state())
+            .is_none_or(|current| current == generation)
+        {
+            return;
+        }
+        let room = with(self.gc.generation(generation), |v| {
+            v.len() + keep < MAX_TRACKED && v.try_reserve(keep + 1).is_ok()
+        });
+        if room {
+            let id = self.pool().id_of(h);
+            self.remove_tracked(h);
+            self.tracked.set(self.tracked.get() + 1);
+            self.gc.place_reserved(generation, h, id);
+        }
+    }
+
     /// rcgc_collect: collects generations 0..=generation and returns the number
     /// of unreachable objects found.
     pub fn collect(&self, generation: usize) -> Result<usize, Error> {
@@ -1024,7 +1047,7 @@ impl Heap {
         let weakrefs_freed = if self.weak.is_empty() {
             0
         } else {
-            self.weakrefs_of_garbage(unreachable_at)
+            self.weakrefs_of_garbage(unreachable_at, target)
         };
 
         // 4. Finalizers, all before any clear.

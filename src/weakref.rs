@@ -28,11 +28,13 @@
 //!   to unreachable objects are cleared, and so are unreachable weak
 //!   references, whatever they point to; then the callbacks of the cleared
 //!   ones that are not unreachable themselves run (those that are garbage
-//!   never call back). After the finalizers, weak references a finalizer made
-//!   to what is still unreachable are cleared without callbacks: this is the
-//!   rule of CPython's newer `Python/gc.c` (`clear_weakrefs` over the final
-//!   unreachable set); CPython 3.11 left them to the deallocation, which called
-//!   their callbacks.
+//!   never call back), and each such weak reference still alive afterwards
+//!   moves to the collection's target generation (CPython 3.11's
+//!   handle_weakrefs moves it to `old`, even from an older generation). After
+//!   the finalizers, weak references a finalizer made to what is still
+//!   unreachable are cleared without callbacks: this is the rule of CPython's
+//!   newer `Python/gc.c` (`clear_weakrefs` over the final unreachable set);
+//!   CPython 3.11 left them to the deallocation, which called their callbacks.
 //! - `rcgc_heap_free` clears every weak reference without callbacks after its
 //!   final collection.
 
@@ -169,10 +171,11 @@ impl Due {
         self.last = wr;
     }
 
-    /// Runs the callbacks in order, dropping the list's references. Returns
-    /// how many weak references were freed by that (CPython counts them as
-    /// collected when this happens in a collection).
-    fn run(self) -> usize {
+    /// Runs the callbacks in order, dropping the list's references, and
+    /// passes each weak reference still alive afterwards to `survived`.
+    /// Returns how many weak references were freed by that (CPython counts
+    /// them as collected when this happens in a collection).
+    fn run(self, survived: impl Fn(&Header)) -> usize {
         let mut freed = 0;
         let mut next = self.first;
         while !next.is_null() {
@@ -186,8 +189,11 @@ impl Due {
             }
             if wr.refcnt() == 1 {
                 freed += 1;
+                decref(wr, "rcgc_weakref callback");
+            } else {
+                decref(wr, "rcgc_weakref callback");
+                survived(wr);
             }
-            decref(wr, "rcgc_weakref callback");
         }
         freed
     }
@@ -348,15 +354,21 @@ impl Heap {
     pub(crate) fn weakly_referenced_dies(&self, referent: &Header) {
         let mut due = Due::new();
         self.clear_list(referent, &mut due, |_| true);
-        due.run();
+        due.run(|_| {});
     }
 
     /// A collection's first weak reference step, over the unreachable
     /// objects `unreachable` (holes allowed): clears the weak references to
     /// them and the weak references among them, then runs the callbacks of
-    /// the cleared ones that are not unreachable themselves. Returns how many
-    /// weak references that freed (CPython 3.11 counts them as collected).
-    pub(crate) fn weakrefs_of_garbage(&self, unreachable: impl Fn(usize) -> Option<*const Header>) -> usize {
+    /// the cleared ones that are not unreachable themselves; those still
+    /// alive afterwards move to the collection's `target` generation. Returns
+    /// how many weak references that freed (CPython 3.11 counts them as
+    /// collected).
+    pub(crate) fn weakrefs_of_garbage(
+        &self,
+        unreachable: impl Fn(usize) -> Option<*const Header>,
+        target: usize,
+    ) -> usize {
         let mut due = Due::new();
         let mut i = 0;
         while let Some(p) = unreachable(i) {
@@ -375,7 +387,10 @@ impl Heap {
             return 0;
         }
         let outer = self.enter(Phase::WeakCallbacks);
-        let freed = due.run();
+        // As CPython 3.11's handle_weakrefs moves them to `old`; the room the
+        // rest of the collection may need there (at most one place per
+        // unreachable object) stays reserved.
+        let freed = due.run(|wr| self.move_to_generation(wr, target, i));
         self.enter(outer);
         freed
     }

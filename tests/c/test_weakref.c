@@ -335,6 +335,53 @@ static void resurrection(void) {
   rcgc_heap_free(heap);
 }
 
+/* A weak reference whose callback a collection ran moves to the collection's
+ * target generation, even from an older one (handle_weakrefs moves it to `old`):
+ *   class R(N): def __del__(self): saved.append(self)
+ *   def gen(o): return next(g for g in range(3) if any(p is o for p in gc.get_objects(g)))
+ *   x = R(); w = weakref.ref(x, cb); gc.collect(1); gen(x), gen(w) -> 2, 2
+ *   del x; x = saved.pop(); gen(x) -> 0        (resurrected: tracked again)
+ *   x.a = x; del x
+ *   gc.collect(0) -> 1; log -> ['cb']; gen(w) -> 1             (CPython 3.11.7) */
+static void *sought;
+static int sought_in;
+static void find_sought(void *obj, void *ctx) {
+  if (obj == sought) sought_in = *(const int *)ctx;
+}
+static int generation_of(rcgc_heap *heap, void *obj) {
+  sought = obj;
+  sought_in = -1;
+  for (int g = 0; g < 3; g++) CHECK_RC(rcgc_get_objects(heap, g, find_sought, &g), RCGC_OK);
+  return sought_in;
+}
+static void called_back_weakref_moves(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  static const char cb = 'c';
+  F *x = rcgc_alloc(type);
+  void *w = rcgc_weakref_new(x, log_callback, (void *)&cb);
+  size_t found = SIZE_MAX;
+  CHECK_RC(rcgc_collect(heap, 1, &found), RCGC_OK);
+  CHECK_EQ(generation_of(heap, x), 2);
+  CHECK_EQ(generation_of(heap, w), 2);
+  f_action = resurrect;
+  reset_log();
+  rcgc_decref(x);
+  CHECK(saved == x);
+  CHECK_EQ(generation_of(heap, x), 0);
+  f_action = NULL;
+  rcgc_set_ref(&x->a, x);
+  rcgc_decref(x);
+  CHECK_RC(rcgc_collect(heap, 0, &found), RCGC_OK);
+  CHECK_EQ(found, 1);
+  CHECK_STREQ(events, "Dc");
+  CHECK_EQ(generation_of(heap, w), 1);
+  CHECK(rcgc_weakref_get(w) == NULL);
+  rcgc_decref(w);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
 /* Weak references made by a finalizer to garbage are cleared too, without
  * callback:
  *   class G(N): def __del__(self): made.append(weakref.ref(self, cb))
@@ -506,6 +553,7 @@ int main(void) {
   freed_by_callback_counts();
   unreachable_weakref_to_live();
   resurrection();
+  called_back_weakref_moves();
   made_during_finalization();
   callback_may_work();
   deferred_weakref_does_not_call_back();

@@ -6,55 +6,93 @@
 //!
 //! The model knows every object: its kind (a `Node` of a user type with two
 //! reference fields and Rust `extern "C"` traverse/clear/finalize/destroy
-//! callbacks, or a slots object with 0..=3 slots), its references, how many
-//! references the test holds on it ("external": the handles, plus what finalizers
-//! resurrected into the test's list), hence its refcount, its generation and
-//! whether its finalizer ran; and the collector's counts, thresholds, enabled flag
-//! and long_lived_pending/total. From those it predicts, with the rules of
-//! CPython 3.11's Modules/gcmodule.c (see the top comment of src/collector.rs):
+//! callbacks, a slots object with 0..=3 slots, or a weak reference made by
+//! rcgc_weakref_new, which has no fields), its references, how many references
+//! the test holds on it ("external": the handles, plus what finalizers resurrected
+//! into the test's list), hence its refcount, its generation and whether its
+//! finalizer ran; for a weak reference its referent (until cleared) and its
+//! callback; for every object the list of weak references to it, in the heap's
+//! order; and the collector's counts, thresholds, enabled flag and
+//! long_lived_pending/total. From those it predicts, with the rules of CPython
+//! 3.11's Modules/gcmodule.c and Objects/weakrefobject.c (see the top comments of
+//! src/collector.rs and src/weakref.rs):
 //!
-//! - counting: every allocation of a tracked object adds 1 to count 0, every
-//!   freeing of one subtracts 1 if above 0; the allocation that makes count 0
-//!   exceed threshold 0 (enabled, threshold 0 non-zero) first collects the
-//!   oldest generation whose count exceeds its threshold, generation 2 only when
-//!   long_lived_pending >= long_lived_total / 4; a collection of g adds 1 to
-//!   count g+1 and zeroes counts 0..=g (with the `stress-gc` feature every
-//!   tracked allocation collects, at least generation 0);
+//! - counting: every allocation of a tracked object (weak references included)
+//!   adds 1 to count 0, every freeing of one subtracts 1 if above 0; the
+//!   allocation that makes count 0 exceed threshold 0 (enabled, threshold 0
+//!   non-zero) first collects the oldest generation whose count exceeds its
+//!   threshold, generation 2 only when long_lived_pending >= long_lived_total /
+//!   4; a collection of g adds 1 to count g+1 and zeroes counts 0..=g (with the
+//!   `stress-gc` feature every tracked allocation collects, at least generation
+//!   0);
 //! - one collection: candidates (generations 0..=g), gc_refs = refcount minus
 //!   references from candidates, reachable = closure of gc_refs > 0, survivors to
-//!   min(g+1, 2); finalizers of every unreachable object not yet finalized run
+//!   min(g+1, 2); then (handle_weakrefs) weak references to unreachable objects,
+//!   and unreachable weak references, are cleared, and the callbacks of the
+//!   cleared ones that are not unreachable themselves run, each weak reference
+//!   held for its call and moved afterwards, if alive, to the survivors'
+//!   generation; finalizers of every unreachable object not yet finalized run
 //!   (each object's finalizer runs at most once, ever) before any clear; the
 //!   unreachable set is scanned again and what the finalizers resurrected
 //!   survives; the count returned is what is still unreachable (objects freed
-//!   during finalization are not counted); clearing it frees the cycles;
+//!   during finalization are not counted) plus the weak references freed as
+//!   their callbacks returned (CPython 3.11 counts them); clearing the rest
+//!   frees the cycles, what each clear releases being freed after it;
 //! - refcounting: an object whose count reaches 0 runs its finalizer (if not
-//!   run yet; resurrection puts it back in generation 0), then drops its
-//!   references, which frees what only it held.
+//!   run yet; resurrection puts it back in generation 0), then its weak
+//!   references are cleared and the callbacks of those whose own count is not
+//!   0 run, a weak reference lets go of its referent, and it drops its
+//!   references onto a last-in-first-out worklist like the heap's (so the
+//!   model follows rcgc's freeing order, which differs from CPython's recursive
+//!   one: README, Weak references);
+//! - weak references: rcgc_weakref_new without callback returns the object's
+//!   shared weak reference (without callback) when it has one, as a new
+//!   reference; otherwise it allocates (holding the referent meanwhile: the
+//!   allocation may collect), and the new one goes first in the list if it has
+//!   no callback, else right after the shared one; rcgc_weakref_get returns the
+//!   referent until the weak reference is cleared, NULL afterwards.
 //!
 //! Finalizer behaviours (per Node, changeable): none; resurrect the object itself
 //! (incref it and push it on the test's "resurrected" list); resurrect its first
 //! referent the same way; drop its first reference (which can free objects in
-//! the middle of a collection's finalization).
+//! the middle of a collection's finalization). Weak reference callbacks (`ctx`:
+//! the weak reference's model id) never allocate: none; record the call; record
+//! it and drop the reference the test handed the callback at creation, so that
+//! the weak reference is freed as its callback returns unless something else
+//! holds it (this is how the collect result's weak reference term is checked).
 //!
 //! After every operation the harness checks: the live set (destroy callbacks of
 //! Nodes, and of a private untracked "tag" object each slots object holds in an
-//! extra last slot) equals the model's, each object destroyed exactly once; every
-//! live object's refcount and generation; the counts, thresholds, enabled flag and
-//! the heap's live/tracked statistics; the objects finalizers resurrected; that no
-//! misuse was reported. After every collection the count returned equals the
-//! model's; after every full collection the live set is exactly what is
-//! reachable from the test's references.
+//! extra last slot; for weak references, which have no destroy callback, the
+//! weak reference objects rcgc_get_objects lists) equals the model's, each object
+//! destroyed exactly once; every live object's refcount and generation; the
+//! counts, thresholds, enabled flag and the heap's live/tracked statistics; the
+//! objects finalizers resurrected; the callbacks that ran, each at most once
+//! ever, with its own weak reference, which rcgc_weakref_get already reported
+//! cleared during the call; what rcgc_weakref_get returns for every live weak
+//! reference; rcgc_weakref_count of every live object; that no misuse was
+//! reported. After every collection the count returned equals the model's;
+//! after every full collection the live set is exactly what is reachable from
+//! the test's references and from the references of callbacks not run yet.
 //!
-//! One freedom of CPython's algorithm is not pinned down: when a finalizer frees
-//! (by dropping a reference) another unreachable object whose finalizer has not
-//! run yet, that finalizer runs from deallocation instead of from the collector's
-//! loop, and if it resurrects its object the object lands in generation 0 rather
-//! than in the collection's target generation. Which happens depends on the order
-//! of the unreachable list, so for such objects the model accepts either
-//! generation and adopts the one the heap reports.
+//! Two freedoms of CPython's algorithm are not pinned down, both because they
+//! depend on the order of the unreachable list, which the model does not know
+//! (it goes in id order):
+//!
+//! - when a finalizer frees (by dropping a reference) another unreachable object
+//!   whose finalizer has not run yet, that finalizer runs from deallocation
+//!   instead of from the collector's loop, and if it resurrects its object the
+//!   object lands in generation 0 rather than in the collection's target
+//!   generation; for such objects the model accepts either generation and
+//!   adopts the one the heap reports;
+//! - when a weak reference with a recording callback and its referent both die
+//!   during the finalizers, or both during the clearing, of one collection (an
+//!   object outside the unreachable set held only by it, and so freed by a
+//!   finalizer or a clear), the callback runs only if the referent goes first;
+//!   for such weak references the model accepts one call or none.
 
 use std::cell::RefCell;
-use std::ffi::{CString, c_char, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
 use std::mem::size_of;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,6 +103,7 @@ use rcgc::heap::{Config, Heap};
 use rcgc::refcount::{decref, incref, set_ref};
 use rcgc::slots;
 use rcgc::types::{Type, rcgc_type_spec, rcgc_visit_fn};
+use rcgc::weakref::rcgc_weakref_fn;
 
 /// rcgc_counts and rcgc_thresholds: three `size_t`s.
 #[repr(C)]
@@ -81,9 +120,11 @@ impl Triple {
     }
 }
 
-// The gc-module side of the collector (counts, thresholds, enable) is reached
-// through the C API, as a program would: the core keeps that state crate-private.
-// A heap handle is the heap's address.
+// The gc-module side of the collector (counts, thresholds, enable, the list of
+// tracked objects) is reached through the C API, as a program would: the core
+// keeps that state crate-private. A heap handle is the heap's address. Reading a
+// weak reference goes through the C API too (rcgc_weakref_get_ref in the
+// operation, rcgc_weakref_get inside callbacks).
 unsafe extern "C" {
     fn rcgc_get_count(heap: *const c_void) -> Triple;
     fn rcgc_get_threshold(heap: *const c_void) -> Triple;
@@ -91,6 +132,14 @@ unsafe extern "C" {
     fn rcgc_enable(heap: *mut c_void) -> rcgc_result;
     fn rcgc_disable(heap: *mut c_void) -> rcgc_result;
     fn rcgc_is_enabled(heap: *const c_void) -> bool;
+    fn rcgc_get_objects(
+        heap: *mut c_void,
+        generation: c_int,
+        f: Option<unsafe extern "C" fn(obj: *mut c_void, ctx: *mut c_void)>,
+        ctx: *mut c_void,
+    ) -> rcgc_result;
+    fn rcgc_weakref_get(weakref: *const c_void) -> *mut c_void;
+    fn rcgc_weakref_get_ref(weakref: *const c_void, obj_out: *mut *mut c_void) -> rcgc_result;
 }
 
 /// Object indexes in operations are taken modulo the number of candidates, so any
@@ -120,6 +169,13 @@ pub enum Op {
     Disable,
     /// Change a live Node's finalizer behaviour (`fin` % 4).
     SetFin { obj: u16, fin: u8 },
+    /// rcgc_weakref_new on a live object, any kind (the test holds the new
+    /// reference); `callback` % 3 says which callback (see `Callback`).
+    WeakNew { obj: u16, callback: u8 },
+    /// rcgc_weakref_get_ref on a live weak reference; the test holds what it returns.
+    WeakGet { wr: u16 },
+    /// The test drops one of the references it holds to a weak reference.
+    WeakDrop { wr: u16 },
 }
 
 /// What a Node's finalizer does.
@@ -142,6 +198,33 @@ impl Fin {
             1 => Fin::ResurrectSelf,
             2 => Fin::ResurrectReferent,
             _ => Fin::DropFirst,
+        }
+    }
+}
+
+/// What a weak reference's callback does. It never allocates, so no collection
+/// runs inside one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Callback {
+    /// No callback: the referent's shared weak reference.
+    None,
+    /// Records the call (and what rcgc_weakref_get returns during it).
+    Record,
+    /// Records the call, then drops the reference to its weak reference that
+    /// the test handed it at creation (as a weak-value dictionary drops its
+    /// entry): when that was the last one, the weak reference is freed as the
+    /// callback returns, which CPython 3.11 counts in a collection's result.
+    /// A weak reference to a weak reference gets `Record` instead: two DropRef
+    /// weak references to each other would keep each other alive forever.
+    DropRef,
+}
+
+impl Callback {
+    pub fn from_byte(b: u8) -> Callback {
+        match b % 3 {
+            0 => Callback::None,
+            1 => Callback::Record,
+            _ => Callback::DropRef,
         }
     }
 }
@@ -172,6 +255,12 @@ pub struct Totals {
     pub resurrections: AtomicUsize,
     pub freed_while_finalizing: AtomicUsize,
     pub either_generation: AtomicUsize,
+    pub weakrefs: AtomicUsize,
+    pub shared_weakrefs: AtomicUsize,
+    pub callbacks: AtomicUsize,
+    pub callbacks_suppressed: AtomicUsize,
+    pub freed_by_callbacks: AtomicUsize,
+    pub either_callback: AtomicUsize,
 }
 
 pub static TOTALS: Totals = Totals {
@@ -186,6 +275,12 @@ pub static TOTALS: Totals = Totals {
     resurrections: AtomicUsize::new(0),
     freed_while_finalizing: AtomicUsize::new(0),
     either_generation: AtomicUsize::new(0),
+    weakrefs: AtomicUsize::new(0),
+    shared_weakrefs: AtomicUsize::new(0),
+    callbacks: AtomicUsize::new(0),
+    callbacks_suppressed: AtomicUsize::new(0),
+    freed_by_callbacks: AtomicUsize::new(0),
+    either_callback: AtomicUsize::new(0),
 };
 
 impl Totals {
@@ -195,7 +290,10 @@ impl Totals {
             "{} sequences, {} operations, {} objects; collections checked: {} of generation 0, {} of generation 1, \
              {} of generation 2 (+{} automatic, predicted); {} unreachable objects found; {} full collections \
              checked against reachability; {} finalizers run, {} resurrections, {} objects freed by \
-             finalizers during a collection, {} resurrected objects whose generation depends on list order",
+             finalizers during a collection, {} resurrected objects whose generation depends on list order; \
+             {} weak references made (+{} times the shared one returned), {} callbacks run, {} not run because \
+             their weak reference was garbage, {} weak references freed by their callback in a collection \
+             (counted in its result), {} callbacks that may or may not run (list order)",
             get(&self.sequences),
             get(&self.operations),
             get(&self.objects),
@@ -209,6 +307,12 @@ impl Totals {
             get(&self.resurrections),
             get(&self.freed_while_finalizing),
             get(&self.either_generation),
+            get(&self.weakrefs),
+            get(&self.shared_weakrefs),
+            get(&self.callbacks),
+            get(&self.callbacks_suppressed),
+            get(&self.freed_by_callbacks),
+            get(&self.either_callback),
         )
     }
 }
@@ -244,6 +348,19 @@ thread_local! {
     static MISUSE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
     /// Finalizer calls (counted to check that each object's runs at most once).
     static FINALIZED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Weak reference callback calls, in order.
+    static CALLED: RefCell<Vec<Call>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One call of a weak reference callback.
+#[derive(Debug)]
+struct Call {
+    /// The `ctx` given to rcgc_weakref_new: the model id of the weak reference.
+    id: usize,
+    /// The weak reference the callback received.
+    weakref: *mut c_void,
+    /// What rcgc_weakref_get returned for it during the call.
+    referent: *mut c_void,
 }
 
 unsafe extern "C" fn node_traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void) {
@@ -301,6 +418,30 @@ unsafe extern "C" fn tag_destroy(obj: *mut c_void) {
     DESTROYED.with(|d| d.borrow_mut().push(id));
 }
 
+unsafe extern "C" fn weak_record(weakref: *mut c_void, ctx: *mut c_void) {
+    // SAFETY: the heap passes a live weak reference, held for the call.
+    let referent = unsafe { rcgc_weakref_get(weakref) };
+    CALLED.with(|c| {
+        c.borrow_mut().push(Call {
+            id: ctx.addr(),
+            weakref,
+            referent,
+        })
+    });
+}
+
+unsafe extern "C" fn weak_drop_ref(weakref: *mut c_void, ctx: *mut c_void) {
+    // SAFETY: as above.
+    unsafe { weak_record(weakref, ctx) };
+    // The reference the test handed this callback when it made the weak reference.
+    decref(header(weakref), "weak_drop_ref");
+}
+
+unsafe extern "C" fn push_object(obj: *mut c_void, ctx: *mut c_void) {
+    // SAFETY: ctx is the vector `verify_weakrefs` passes to rcgc_get_objects.
+    unsafe { (*ctx.cast::<Vec<*mut c_void>>()).push(obj) };
+}
+
 unsafe extern "C" fn record_misuse(message: *const c_char, _ctx: *mut c_void) {
     // SAFETY: the heap passes a NUL-terminated message valid during the call.
     let text = unsafe { std::ffi::CStr::from_ptr(message) }
@@ -321,6 +462,17 @@ fn header<'a>(p: *mut c_void) -> &'a Header {
 enum Kind {
     Node,
     Slots,
+    WeakRef,
+}
+
+/// The state of a weak reference object.
+#[derive(Clone, Copy, Debug)]
+struct Weak {
+    /// The referent; None once cleared.
+    referent: Option<usize>,
+    callback: Callback,
+    /// A DropRef callback still holds the reference the test handed it.
+    held_by_callback: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -329,17 +481,43 @@ struct Obj {
     /// The real object's payload (valid while alive).
     p: *mut c_void,
     fin: Fin,
-    /// Fields (Node: a, b; slots: the user slots), as model ids.
+    /// Fields (Node: a, b; slots: the user slots; none for a weak reference), as model ids.
     refs: Vec<Option<usize>>,
     /// References the test holds (handles and resurrected-list entries).
     ext: usize,
-    /// ext + references from live objects' fields (+ temporary holds).
+    /// ext + references from live objects' fields + a DropRef callback's
+    /// reference (+ temporary holds).
     rc: usize,
     alive: bool,
     generation: usize,
     /// A generation the heap may legitimately report instead (see the top comment).
     alt_gen: Option<usize>,
     finalized: bool,
+    /// A weak reference object's state.
+    weak: Option<Weak>,
+    /// The weak references to this object not cleared yet, in the heap's list
+    /// order: the shared one (without callback) first, then those with a
+    /// callback, newest first.
+    weakrefs: Vec<usize>,
+}
+
+impl Obj {
+    fn new(kind: Kind, fin: Fin, fields: usize, p: *mut c_void) -> Obj {
+        Obj {
+            kind,
+            p,
+            fin,
+            refs: vec![None; fields],
+            ext: 1,
+            rc: 1,
+            alive: true,
+            generation: 0,
+            alt_gen: None,
+            finalized: false,
+            weak: None,
+            weakrefs: Vec::new(),
+        }
+    }
 }
 
 /// CPython 3.11's collector state and the object graph.
@@ -359,11 +537,20 @@ struct Model {
     in_unreachable: Vec<bool>,
     /// During a collection: whose finalizer ran in it.
     finalized_now: Vec<bool>,
+    /// During a collection: the step running (4: finalizers, 7: clearing)
+    /// while deaths are recorded, and the step in which each object died.
+    step: Option<u8>,
+    died_in: Vec<Option<u8>>,
     /// A DropFirst finalizer dropped a reference during the current finalization step.
     dropped: bool,
     /// Objects the finalizers of the current operation resurrected into the test's list.
     resurrected: Vec<usize>,
     finalizers_run: usize,
+    /// Weak references whose callback ran during the current operation.
+    calls: Vec<usize>,
+    /// Weak references whose callback may or may not run during the current
+    /// operation, depending on list order (see the top comment).
+    either_calls: Vec<usize>,
 }
 
 impl Model {
@@ -381,9 +568,13 @@ impl Model {
             worklist: Vec::new(),
             in_unreachable: Vec::new(),
             finalized_now: Vec::new(),
+            step: None,
+            died_in: Vec::new(),
             dropped: false,
             resurrected: Vec::new(),
             finalizers_run: 0,
+            calls: Vec::new(),
+            either_calls: Vec::new(),
         }
     }
 
@@ -415,18 +606,7 @@ impl Model {
     /// A new object held by the test; returns whether an automatic collection ran first.
     fn alloc(&mut self, kind: Kind, fin: Fin, fields: usize, p: *mut c_void) -> Option<usize> {
         let collected = self.count_allocation();
-        self.objs.push(Obj {
-            kind,
-            p,
-            fin,
-            refs: vec![None; fields],
-            ext: 1,
-            rc: 1,
-            alive: true,
-            generation: 0,
-            alt_gen: None,
-            finalized: false,
-        });
+        self.objs.push(Obj::new(kind, fin, fields, p));
         collected
     }
 
@@ -484,46 +664,157 @@ impl Model {
         }
     }
 
-    /// `first`'s count reached 0: finalize (once; it may resurrect), drop its
-    /// references, free; through a worklist like the heap's.
+    /// `first`'s count reached 0: it is freed, then what that releases, through
+    /// a worklist like the heap's (last in, first out).
     fn release(&mut self, first: usize) {
         if self.draining {
             self.worklist.push(first);
             return;
         }
         self.draining = true;
-        let mut next = Some(first);
-        while let Some(x) = next.take().or_else(|| self.worklist.pop()) {
-            // Untracked: it leaves the unreachable set of a running collection.
-            if let Some(u) = self.in_unreachable.get_mut(x) {
-                *u = false;
-            }
+        self.free(first);
+        self.drain();
+        self.draining = false;
+    }
+
+    /// Frees the worklist's objects until it is empty.
+    fn drain(&mut self) {
+        while let Some(x) = self.worklist.pop() {
+            self.free(x);
+        }
+    }
+
+    /// One object whose count reached 0: its finalizer (once; it may
+    /// resurrect), then its weak references are cleared and their callbacks
+    /// run, a weak reference lets go of its referent, and its references are
+    /// dropped (onto the worklist).
+    fn free(&mut self, x: usize) {
+        // Untracked: it leaves the unreachable set of a running collection.
+        if let Some(u) = self.in_unreachable.get_mut(x) {
+            *u = false;
+        }
+        let o = &mut self.objs[x];
+        if self.finalizers && o.kind == Kind::Node && !o.finalized {
+            o.finalized = true;
+            o.rc = 1;
+            self.run_finalizer(x);
             let o = &mut self.objs[x];
-            if self.finalizers && o.kind == Kind::Node && !o.finalized {
-                o.finalized = true;
-                o.rc = 1;
-                self.run_finalizer(x);
-                let o = &mut self.objs[x];
-                if o.rc > 1 {
-                    // Resurrected: tracked again, in generation 0.
-                    o.rc -= 1;
-                    o.generation = 0;
-                    o.alt_gen = None;
-                    continue;
-                }
-                o.rc = 0;
+            if o.rc > 1 {
+                // Resurrected: tracked again, in generation 0.
+                o.rc -= 1;
+                o.generation = 0;
+                o.alt_gen = None;
+                return;
             }
-            let o = &mut self.objs[x];
-            o.alive = false;
-            let refs: Vec<usize> = o.refs.iter_mut().filter_map(Option::take).collect();
-            if self.count[0] > 0 {
-                self.count[0] -= 1;
-            }
-            for t in refs {
-                self.decref(t);
+            o.rc = 0;
+        }
+        let due = self.clear_weakrefs_to(x, |_, _| true);
+        self.run_callbacks(due, None);
+        self.unlink(x);
+        if let Some(d) = self.died_in.get_mut(x) {
+            *d = self.step;
+        }
+        let o = &mut self.objs[x];
+        o.alive = false;
+        let refs: Vec<usize> = o.refs.iter_mut().filter_map(Option::take).collect();
+        if self.count[0] > 0 {
+            self.count[0] -= 1;
+        }
+        for t in refs {
+            self.decref(t);
+        }
+    }
+
+    fn weak(&self, w: usize) -> &Weak {
+        self.objs[w].weak.as_ref().expect("model: a weak reference")
+    }
+
+    /// The shared weak reference (the one without callback) to `x`, if any.
+    fn shared_weakref(&self, x: usize) -> Option<usize> {
+        let first = *self.objs[x].weakrefs.first()?;
+        (self.weak(first).callback == Callback::None).then_some(first)
+    }
+
+    /// rcgc_weakref_new(x) returned `p`: the weak reference the test now holds
+    /// (the shared one, or a new one made with `p`), and the generation of the
+    /// automatic collection its allocation ran, if any.
+    fn weakref_new(&mut self, x: usize, callback: Callback, p: *mut c_void) -> (usize, Option<usize>) {
+        if callback == Callback::None
+            && let Some(shared) = self.shared_weakref(x)
+        {
+            self.objs[shared].ext += 1;
+            self.incref(shared);
+            return (shared, None);
+        }
+        // The referent is held while the allocation may collect.
+        self.incref(x);
+        let collected = self.count_allocation();
+        let w = self.objs.len();
+        let held_by_callback = callback == Callback::DropRef;
+        let mut o = Obj::new(Kind::WeakRef, Fin::Nothing, 0, p);
+        o.rc += usize::from(held_by_callback);
+        o.weak = Some(Weak {
+            referent: Some(x),
+            callback,
+            held_by_callback,
+        });
+        self.objs.push(o);
+        let at = usize::from(callback != Callback::None && self.shared_weakref(x).is_some());
+        self.objs[x].weakrefs.insert(at, w);
+        self.decref(x);
+        (w, collected)
+    }
+
+    /// A weak reference's clear: it lets go of its referent, without callback.
+    fn unlink(&mut self, w: usize) {
+        if let Some(x) = self.objs[w].weak.as_mut().and_then(|weak| weak.referent.take()) {
+            self.objs[x].weakrefs.retain(|&v| v != w);
+        }
+    }
+
+    /// Clears every weak reference to `x`. Returns, held, those whose callback
+    /// is due: they have one, a count above 0 (one waiting on the worklist
+    /// does not call back) and `call_back` accepts them.
+    fn clear_weakrefs_to(&mut self, x: usize, call_back: impl Fn(&Model, usize) -> bool) -> Vec<usize> {
+        let mut due = Vec::new();
+        for w in std::mem::take(&mut self.objs[x].weakrefs) {
+            let weak = self.objs[w].weak.as_mut().expect("model: a weak reference");
+            weak.referent = None;
+            let callback = weak.callback;
+            if callback != Callback::None && self.objs[w].rc > 0 && call_back(self, w) {
+                self.incref(w);
+                due.push(w);
             }
         }
-        self.draining = false;
+        due
+    }
+
+    /// Runs the callbacks of `due`, each followed by the drop of the reference
+    /// `due` holds. In a collection (`target`: its survivors' generation), a
+    /// weak reference alive afterwards moves to that generation (CPython 3.11's
+    /// handle_weakrefs moves it to `old`). Returns how many weak references
+    /// this freed.
+    fn run_callbacks(&mut self, due: Vec<usize>, target: Option<usize>) -> usize {
+        let mut freed = 0;
+        for w in due {
+            self.calls.push(w);
+            let weak = self.objs[w].weak.as_mut().expect("model: a weak reference");
+            if weak.callback == Callback::DropRef {
+                assert!(weak.held_by_callback, "model: callback of weak reference {w} ran twice");
+                weak.held_by_callback = false;
+                self.decref(w);
+            }
+            if self.objs[w].rc == 1 {
+                freed += 1;
+            }
+            self.decref(w);
+            if let Some(target) = target
+                && self.objs[w].alive
+            {
+                self.objs[w].generation = target;
+            }
+        }
+        freed
     }
 
     /// CPython's deduce_unreachable over `set`: the members reachable from
@@ -560,10 +851,16 @@ impl Model {
         reach
     }
 
-    /// Everything reachable from the test's references.
-    fn reachable_from_test(&self) -> Vec<bool> {
+    /// Everything reachable from the test's references, and, with
+    /// `callback_refs`, from the references DropRef callbacks hold.
+    fn reachable_from_test(&self, callback_refs: bool) -> Vec<bool> {
         let n = self.objs.len();
-        let mut reach: Vec<bool> = (0..n).map(|i| self.objs[i].alive && self.objs[i].ext > 0).collect();
+        let mut reach: Vec<bool> = (0..n)
+            .map(|i| {
+                let o = &self.objs[i];
+                o.alive && (o.ext > 0 || (callback_refs && o.weak.is_some_and(|w| w.held_by_callback)))
+            })
+            .collect();
         let mut stack: Vec<usize> = (0..n).filter(|&i| reach[i]).collect();
         while let Some(x) = stack.pop() {
             for &t in self.objs[x].refs.iter().flatten() {
@@ -604,17 +901,48 @@ impl Model {
         } else if target == 2 {
             self.pending += survivors;
         }
-
-        // Finalizers of the unreachable objects, all before any clear. The model
-        // runs them in id order; the heap in its list order (see the top comment).
         self.in_unreachable = vec![false; n];
         self.finalized_now = vec![false; n];
+        self.died_in = vec![None; n];
         for &i in &unreachable {
             self.in_unreachable[i] = true;
         }
+
+        // Weak references to unreachable objects, and unreachable weak
+        // references, are cleared; then the callbacks of the cleared ones that
+        // are not unreachable themselves run.
+        let suppressed = unreachable
+            .iter()
+            .filter(|&&i| {
+                self.objs[i]
+                    .weak
+                    .is_some_and(|w| w.callback != Callback::None && w.referent.is_some())
+            })
+            .count();
+        add(&TOTALS.callbacks_suppressed, suppressed);
+        let mut due = Vec::new();
+        for &i in &unreachable {
+            self.unlink(i);
+            due.extend(self.clear_weakrefs_to(i, |m, w| !m.in_unreachable[w]));
+        }
+        let weakrefs_freed = self.run_callbacks(due, Some(target));
+        add(&TOTALS.freed_by_callbacks, weakrefs_freed);
+        // The Record callbacks that may still run: whether one does when its
+        // weak reference and its referent die in the same step below depends
+        // on the order of the unreachable list.
+        let linked: Vec<(usize, usize)> = (0..n)
+            .filter_map(|w| {
+                let weak = self.objs[w].weak.filter(|w| w.callback == Callback::Record)?;
+                Some((w, weak.referent?))
+            })
+            .collect();
+
+        // Finalizers of the unreachable objects, all before any clear. The model
+        // runs them in id order; the heap in its list order (see the top comment).
         self.dropped = false;
         let alive_before = self.alive().count();
         if self.finalizers {
+            self.step = Some(4);
             for &i in &unreachable {
                 let o = &self.objs[i];
                 if o.alive && self.in_unreachable[i] && o.kind == Kind::Node && !o.finalized {
@@ -624,6 +952,7 @@ impl Model {
                     self.decref(i);
                 }
             }
+            self.step = None;
         }
         let order_matters = self.dropped;
         add(&TOTALS.freed_while_finalizing, alive_before - self.alive().count());
@@ -640,13 +969,16 @@ impl Model {
                 garbage.push(i);
             }
         }
-        let found = garbage.len();
+        let found = garbage.len() + weakrefs_freed;
 
-        // Clear what is left; refcounting frees the cycles.
+        // Clear what is left; refcounting frees the cycles. As in the heap, what
+        // one clear releases is freed after it, from the worklist.
+        self.step = Some(7);
         for &i in &garbage {
             if !self.objs[i].alive {
                 continue;
             }
+            self.draining = true;
             self.incref(i);
             for f in 0..self.objs[i].refs.len() {
                 if self.objs[i].refs[f].is_some() {
@@ -654,10 +986,13 @@ impl Model {
                 }
             }
             self.decref(i);
+            self.drain();
+            self.draining = false;
             if self.objs[i].alive {
                 self.objs[i].generation = target;
             }
         }
+        self.step = None;
         if order_matters {
             for &i in &unreachable {
                 let o = &mut self.objs[i];
@@ -670,14 +1005,26 @@ impl Model {
                 }
             }
         }
+        for (w, x) in linked {
+            if self.died_in[w].is_some() && self.died_in[w] == self.died_in[x] {
+                self.either_calls.push(w);
+            }
+        }
         self.in_unreachable.clear();
         self.finalized_now.clear();
+        self.died_in.clear();
         found
     }
 
-    /// Every refcount equals the test's references plus the references from live objects.
+    /// Every refcount equals the test's references plus the references from
+    /// live objects and DropRef callbacks; weak references and their referents'
+    /// lists agree.
     fn check_counts_consistent(&self) {
-        let mut rc: Vec<usize> = self.objs.iter().map(|o| o.ext).collect();
+        let mut rc: Vec<usize> = self
+            .objs
+            .iter()
+            .map(|o| o.ext + usize::from(o.weak.is_some_and(|w| w.held_by_callback)))
+            .collect();
         for o in self.objs.iter().filter(|o| o.alive) {
             for &t in o.refs.iter().flatten() {
                 assert!(self.objs[t].alive, "model: a live object references dead object {t}");
@@ -689,6 +1036,20 @@ impl Model {
                 assert_eq!(o.rc, rc[i], "model: refcount of object {i}");
             } else {
                 assert_eq!(o.ext, 0, "model: dead object {i} is held by the test");
+                assert_eq!(rc[i], 0, "model: dead object {i} is held by its callback");
+                assert!(o.weakrefs.is_empty(), "model: dead object {i} has weak references");
+            }
+            for &w in &o.weakrefs {
+                assert!(
+                    self.objs[w].alive && self.weak(w).referent == Some(i),
+                    "model: weak reference {w} in the list of object {i}"
+                );
+            }
+            if let Some(x) = o.weak.and_then(|w| w.referent) {
+                assert!(
+                    o.alive && self.objs[x].weakrefs.contains(&i),
+                    "model: weak reference {i} to object {x}"
+                );
             }
         }
     }
@@ -708,6 +1069,8 @@ pub struct Harness {
     model: Model,
     destroyed: Vec<usize>,
     finalized: Vec<usize>,
+    /// Calls of each weak reference's callback so far.
+    called: Vec<usize>,
     step: usize,
     last_op: Option<Op>,
     teardown: bool,
@@ -722,6 +1085,7 @@ impl Harness {
         }
         RESURRECTED.with(|r| r.borrow_mut().clear());
         MISUSE.with(|m| m.borrow_mut().clear());
+        CALLED.with(|c| c.borrow_mut().clear());
 
         let heap = Heap::new(Config::default()).expect("Heap::new");
         // SAFETY: just created; alive until `finish` destroys it.
@@ -756,6 +1120,7 @@ impl Harness {
             model: Model::new(stress, config.finalizers),
             destroyed: Vec::new(),
             finalized: Vec::new(),
+            called: Vec::new(),
             step: 0,
             last_op: None,
             teardown: false,
@@ -817,6 +1182,7 @@ impl Harness {
                 let value = (!v.is_null()).then(|| header(v));
                 slots::set(header(o.p), f, value).expect("slots::set");
             }
+            Kind::WeakRef => unreachable!("a weak reference has no fields"),
         }
         self.model.set_field(i, f, value);
     }
@@ -884,14 +1250,13 @@ impl Harness {
             }
             Op::Decref { obj } => {
                 if let Some(i) = self.pick(obj, |o| o.ext > 0) {
-                    decref(header(self.model.objs[i].p), "model test");
-                    self.model.objs[i].ext -= 1;
-                    self.model.decref(i);
+                    self.drop_ref(i);
                 }
             }
             Op::Collect { generation } => {
                 let g = usize::from(generation % 3);
-                let reach_before = self.model.reachable_from_test();
+                // (A DropRef callback may drop the last reference to its weak reference.)
+                let reach_before = self.model.reachable_from_test(false);
                 let found = self
                     .heap()
                     .collect(g)
@@ -913,10 +1278,11 @@ impl Harness {
                     }
                 }
                 if g == 2 {
-                    // After a full collection exactly what the test can reach is alive
-                    // (what finalizers resurrected is held by the test, hence reachable);
-                    // verify() compares the heap's live set with the model's.
-                    let reach = self.model.reachable_from_test();
+                    // After a full collection exactly what the test (or a callback
+                    // not run yet) can reach is alive (what finalizers resurrected is
+                    // held by the test, hence reachable); verify() compares the heap's
+                    // live set with the model's.
+                    let reach = self.model.reachable_from_test(true);
                     for (i, o) in self.model.objs.iter().enumerate() {
                         if o.alive != reach[i] {
                             self.fail(format_args!(
@@ -954,6 +1320,37 @@ impl Harness {
                     self.model.objs[i].fin = fin;
                 }
             }
+            Op::WeakNew { obj, callback } => {
+                if self.model.objs.len() >= MAX_OBJECTS {
+                    return;
+                }
+                if let Some(x) = self.pick(obj, |_| true) {
+                    automatic = self.weakref_new(x, Callback::from_byte(callback));
+                }
+            }
+            Op::WeakGet { wr } => {
+                if let Some(w) = self.pick(wr, |o| o.kind == Kind::WeakRef) {
+                    let mut got = ptr::null_mut();
+                    // SAFETY: a live weak reference; `got` is writable.
+                    let r = unsafe { rcgc_weakref_get_ref(self.model.objs[w].p, &mut got) };
+                    let expected = self.model.weak(w).referent;
+                    if r != rcgc_result::RCGC_OK || got != expected.map_or(ptr::null_mut(), |x| self.model.objs[x].p) {
+                        self.fail(format_args!(
+                            "rcgc_weakref_get_ref of weak reference {w} gave {r:?} and {got:?}, the model expects \
+                             object {expected:?}"
+                        ));
+                    }
+                    if let Some(x) = expected {
+                        self.model.objs[x].ext += 1;
+                        self.model.incref(x);
+                    }
+                }
+            }
+            Op::WeakDrop { wr } => {
+                if let Some(w) = self.pick(wr, |o| o.kind == Kind::WeakRef && o.ext > 0) {
+                    self.drop_ref(w);
+                }
+            }
         }
         if automatic.is_some() {
             add(&TOTALS.automatic, 1);
@@ -961,10 +1358,75 @@ impl Harness {
         self.verify();
     }
 
+    /// The test drops one of the references it holds to object `i`.
+    fn drop_ref(&mut self, i: usize) {
+        decref(header(self.model.objs[i].p), "model test");
+        self.model.objs[i].ext -= 1;
+        self.model.decref(i);
+    }
+
+    /// rcgc_weakref_new on object `x`, in the heap and in the model; returns the
+    /// generation of the automatic collection it ran, if any.
+    fn weakref_new(&mut self, x: usize, callback: Callback) -> Option<usize> {
+        let callback = match callback {
+            Callback::DropRef if self.model.objs[x].kind == Kind::WeakRef => Callback::Record,
+            callback => callback,
+        };
+        // A callback's context is the model id of its weak reference (the next one).
+        let id = self.model.objs.len();
+        let (f, ctx): (rcgc_weakref_fn, *mut c_void) = match callback {
+            Callback::None => (None, ptr::null_mut()),
+            Callback::Record => (Some(weak_record), ptr::without_provenance_mut(id)),
+            Callback::DropRef => (Some(weak_drop_ref), ptr::without_provenance_mut(id)),
+        };
+        let referent = header(self.model.objs[x].p);
+        // A DropRef callback gets its reference before the referent can die:
+        // the test holds the referent meanwhile.
+        let hold = callback == Callback::DropRef;
+        if hold {
+            incref(referent);
+            self.model.incref(x);
+        }
+        let wr = self
+            .heap()
+            .weakref_new(referent, f, ctx)
+            .unwrap_or_else(|e| self.fail(format_args!("rcgc_weakref_new of object {x}: {e}")));
+        if hold {
+            incref(wr);
+        }
+        let p = wr.payload();
+        let (w, automatic) = self.model.weakref_new(x, callback, p);
+        if hold {
+            decref(referent, "model test");
+            self.model.decref(x);
+        }
+        if w < id {
+            add(&TOTALS.shared_weakrefs, 1);
+            if p != self.model.objs[w].p {
+                self.fail(format_args!(
+                    "rcgc_weakref_new without callback did not return the shared weak reference {w}"
+                ));
+            }
+        } else {
+            add(&TOTALS.weakrefs, 1);
+            if let Some(other) = self.model.alive().find(|&i| i != w && self.model.objs[i].p == p) {
+                self.fail(format_args!(
+                    "rcgc_weakref_new ({callback:?}) returned object {other}, the model expects a new weak reference"
+                ));
+            }
+        }
+        automatic
+    }
+
     /// The model id of a live object the heap handed to the test.
     fn id_of(&self, p: *mut c_void) -> usize {
         let h = header(p);
-        if ptr::eq(h.ty(), self.node_type) {
+        if self.heap().is_weakref(h) {
+            self.model
+                .alive()
+                .find(|&i| self.model.objs[i].p == p)
+                .expect("a live weak reference the model knows")
+        } else if ptr::eq(h.ty(), self.node_type) {
             // SAFETY: a live Node.
             unsafe { (*p.cast::<Node>()).id }
         } else {
@@ -1017,6 +1479,8 @@ impl Harness {
             }
         }
 
+        self.verify_weakrefs();
+
         // The live set, object by object.
         self.destroyed.resize(n, 0);
         for id in DESTROYED.with(|d| std::mem::take(&mut *d.borrow_mut())) {
@@ -1026,7 +1490,8 @@ impl Harness {
         for i in 0..n {
             let o = &self.model.objs[i];
             if !o.alive {
-                if self.destroyed[i] != 1 {
+                // (Weak references have no destroy callback: verify_weakrefs checks them.)
+                if o.kind != Kind::WeakRef && self.destroyed[i] != 1 {
                     self.fail(format_args!(
                         "object {i} ({:?}) is dead in the model but was destroyed {} times",
                         o.kind, self.destroyed[i]
@@ -1099,6 +1564,98 @@ impl Harness {
         }
     }
 
+    /// Compares weak references: the callbacks that ran, which weak references
+    /// are alive, what each returns, how many point to each object.
+    fn verify_weakrefs(&mut self) {
+        let n = self.model.objs.len();
+        self.called.resize(n, 0);
+        let mut real = Vec::new();
+        for call in CALLED.with(|c| std::mem::take(&mut *c.borrow_mut())) {
+            let id = call.id;
+            if id >= n || self.model.objs[id].kind != Kind::WeakRef || self.model.objs[id].p != call.weakref {
+                self.fail(format_args!(
+                    "a callback made for weak reference {id} was called with {:?}",
+                    call.weakref
+                ));
+            }
+            if !call.referent.is_null() {
+                self.fail(format_args!(
+                    "during the callback of weak reference {id}, rcgc_weakref_get returned {:?}",
+                    call.referent
+                ));
+            }
+            self.called[id] += 1;
+            if self.called[id] > 1 {
+                self.fail(format_args!("the callback of weak reference {id} ran twice"));
+            }
+            real.push(id);
+        }
+        let mut expected = std::mem::take(&mut self.model.calls);
+        let either = std::mem::take(&mut self.model.either_calls);
+        add(&TOTALS.callbacks, real.len());
+        add(&TOTALS.either_callback, either.len());
+        real.retain(|w| !either.contains(w));
+        expected.retain(|w| !either.contains(w));
+        real.sort_unstable();
+        expected.sort_unstable();
+        if real != expected {
+            self.fail(format_args!(
+                "callbacks ran for weak references {real:?}, the model expects {expected:?} (and accepts either for {either:?})"
+            ));
+        }
+
+        // The live weak references (they have no destroy callback to tell).
+        let mut tracked: Vec<*mut c_void> = Vec::new();
+        // SAFETY: a live heap; the callback pushes onto `tracked`.
+        let r = unsafe { rcgc_get_objects(self.handle(), -1, Some(push_object), (&raw mut tracked).cast()) };
+        assert_eq!(r, rcgc_result::RCGC_OK, "rcgc_get_objects");
+        let mut real: Vec<*mut c_void> = tracked
+            .into_iter()
+            .filter(|&p| self.heap().is_weakref(header(p)))
+            .collect();
+        let mut expected: Vec<*mut c_void> = self
+            .model
+            .alive()
+            .filter(|&i| self.model.objs[i].kind == Kind::WeakRef)
+            .map(|i| self.model.objs[i].p)
+            .collect();
+        real.sort_unstable();
+        expected.sort_unstable();
+        if real != expected {
+            self.fail(format_args!(
+                "the live weak references are {real:?}, the model's {expected:?}"
+            ));
+        }
+
+        for i in self.model.alive() {
+            let o = &self.model.objs[i];
+            let h = header(o.p);
+            let count = self.heap().weakref_count(h);
+            if count != o.weakrefs.len() {
+                self.fail(format_args!(
+                    "object {i} ({:?}) has {count} weak references, the model {:?}",
+                    o.kind, o.weakrefs
+                ));
+            }
+            if let Some(weak) = o.weak {
+                let got = self
+                    .heap()
+                    .weakref_get(h)
+                    .unwrap_or_else(|e| self.fail(format_args!("weakref_get of weak reference {i}: {e}")));
+                let got = got.map(|r| {
+                    decref(r, "model test");
+                    r.payload()
+                });
+                if got != weak.referent.map(|x| self.model.objs[x].p) {
+                    self.fail(format_args!(
+                        "weak reference {i} ({:?}) gives {got:?}, the model says object {:?}",
+                        weak.callback, weak.referent
+                    ));
+                }
+            }
+        }
+    }
+
     /// Ends the sequence: either drops every reference and collects until nothing
     /// is left (then the heap must be empty), or frees the heap with objects alive
     /// (then each is destroyed exactly once).
@@ -1122,7 +1679,12 @@ impl Harness {
             let stats = self.heap().stats();
             assert_eq!(stats.live_objects, 0, "the heap is empty");
         }
-        let expected: Vec<usize> = self.model.alive().collect();
+        // (Weak references have no destroy callback.)
+        let expected: Vec<usize> = self
+            .model
+            .alive()
+            .filter(|&i| self.model.objs[i].kind != Kind::WeakRef)
+            .collect();
         // SAFETY: the heap is idle and not used again.
         unsafe { Heap::destroy(self.heap) };
         let mut destroyed = DESTROYED.with(|d| std::mem::take(&mut *d.borrow_mut()));
@@ -1133,6 +1695,7 @@ impl Harness {
         );
         RESURRECTED.with(|r| r.borrow_mut().clear());
         FINALIZED.with(|f| f.borrow_mut().clear());
+        CALLED.with(|c| c.borrow_mut().clear());
     }
 }
 
@@ -1149,7 +1712,7 @@ pub fn decode(data: &[u8]) -> (CaseConfig, Vec<Op>) {
     let mut ops = Vec::new();
     while let Some(code) = bytes.next() {
         let mut b = || bytes.next().unwrap_or(0);
-        let op = match code % 16 {
+        let op = match code % 19 {
             0 | 1 => Op::AllocNode { fin: b() },
             2 => Op::AllocSlots { n: b() },
             3..=5 => Op::Link {
@@ -1170,10 +1733,16 @@ pub fn decode(data: &[u8]) -> (CaseConfig, Vec<Op>) {
             }
             13 => Op::Enable,
             14 => Op::Disable,
-            _ => Op::SetFin {
+            15 => Op::SetFin {
                 obj: u16::from(b()),
                 fin: b(),
             },
+            16 => Op::WeakNew {
+                obj: u16::from(b()),
+                callback: b(),
+            },
+            17 => Op::WeakGet { wr: u16::from(b()) },
+            _ => Op::WeakDrop { wr: u16::from(b()) },
         };
         ops.push(op);
     }
