@@ -93,7 +93,10 @@
 //!    finalization, are not counted), plus the weak references freed when their
 //!    callbacks of step 3b returned, as CPython 3.11 counts them.
 //! 7. Clearing: each remaining object, held by an extra reference, has its
-//!    clear callback run; refcounting then frees what the cycle held. An object
+//!    clear callback run; refcounting then frees what the cycle held: the
+//!    objects whose count that clear (and the release of the extra reference)
+//!    took to zero are freed right after it, by one run of the freeing loop,
+//!    before the next object is cleared. An object
 //!    still alive after its clear moves to the target generation. Under
 //!    RCGC_DEBUG_SAVEALL the object is appended to the heap's garbage list
 //!    instead, with a new reference, and moves to the target generation
