@@ -182,6 +182,37 @@ fn self_cycle_is_found_and_counts_one() {
 }
 
 #[test]
+fn what_a_collections_clear_releases_is_freed_before_the_next_clear() {
+    let f = Fixture::new(false);
+    // Two 2-cycles: 0 <-> 1 and 2 <-> 3, cleared in the order they were made.
+    let nodes: Vec<_> = (0..4).map(|_| f.node()).collect();
+    for pair in nodes.chunks(2) {
+        f.link(pair[0], 'a', pair[1]);
+        f.link(pair[1], 'a', pair[0]);
+    }
+    nodes.iter().for_each(|&n| release(n));
+    assert_eq!(f.collect(2), 4);
+    // Clearing 0 releases 1, which is freed (cleared, destroyed) and so
+    // releases 0, freed in turn: all before 2 is cleared.
+    assert_eq!(
+        events(),
+        vec![
+            ('c', 0),
+            ('c', 1),
+            ('d', 1),
+            ('c', 0),
+            ('d', 0),
+            ('c', 2),
+            ('c', 3),
+            ('d', 3),
+            ('c', 2),
+            ('d', 2)
+        ]
+    );
+    assert_eq!(f.heap().stats().live_objects, 0);
+}
+
+#[test]
 fn cycles_of_every_size_count_their_members() {
     let f = Fixture::new(false);
     for size in [1usize, 2, 3, 10, 1000] {
