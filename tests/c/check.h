@@ -100,4 +100,18 @@ static unsigned long check_count = 0;
     return 0;                                                                    \
   } while (0)
 
+/* A misuse handler that counts its calls and keeps (and prints) the last
+ * message; install it with rcgc_set_misuse_handler(heap, log_misuse, &log). */
+typedef struct misuse_log {
+  int calls;
+  char last[512];
+} misuse_log;
+
+static inline void log_misuse(const char *message, void *ctx) {
+  misuse_log *log = (misuse_log *)ctx;
+  log->calls++;
+  snprintf(log->last, sizeof log->last, "%s", message ? message : "(null)");
+  printf("  misuse handler: %s\n", log->last);
+}
+
 #endif

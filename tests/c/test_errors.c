@@ -141,20 +141,6 @@ static rcgc_heap_stats stats_of(const rcgc_heap *heap) {
   return st;
 }
 
-/* ---- misuse handler ---- */
-
-typedef struct {
-  int calls;
-  char last[512];
-} misuse_log;
-
-static void log_misuse(const char *message, void *ctx) {
-  misuse_log *log = ctx;
-  log->calls++;
-  snprintf(log->last, sizeof log->last, "%s", message ? message : "(null)");
-  printf("  misuse handler: %s\n", log->last);
-}
-
 /* An rcgc_object_fn that must not be called. */
 static void never_called(void *obj, void *ctx) {
   (void)obj;

@@ -44,17 +44,6 @@ static void link_destroy(void *obj) {
 /* An object that drops one reference too many from its own destroy. */
 static void selfish_destroy(void *obj) { rcgc_decref_inline(obj); }
 
-typedef struct misuse_log {
-  int calls;
-  char last[512];
-} misuse_log;
-
-static void log_misuse(const char *message, void *ctx) {
-  misuse_log *log = ctx;
-  log->calls++;
-  snprintf(log->last, sizeof log->last, "%s", message);
-}
-
 static rcgc_type *register_type(rcgc_heap *heap, const char *name, size_t size,
                                 rcgc_traverse_fn traverse, rcgc_clear_fn clear,
                                 rcgc_destroy_fn destroy) {
