@@ -582,9 +582,9 @@ impl Scan<'_> {
     ) {
         let ty = h.ty();
         if std::ptr::eq(ty, self.slots_type) {
-            // SAFETY: a live slots object; its slots hold NULL or live objects.
-            for &referent in unsafe { crate::slots::slots(h.payload()) }.iter() {
-                if !referent.is_null() {
+            // SAFETY: a live slots object; its words hold NULL, PAD or live objects.
+            for &referent in unsafe { crate::slots::words(h) }.iter() {
+                if crate::slots::is_object(referent) {
                     // SAFETY: as above.
                     f(self, unsafe { Header::from_payload(referent) });
                 }

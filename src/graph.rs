@@ -223,7 +223,7 @@ impl Snapshot {
             let h = unsafe { &*p };
             let positions = if ptr::eq(h.ty(), heap.slots_type_ptr()) {
                 // SAFETY: a live slots object.
-                let slots = unsafe { crate::slots::slots(h.payload()) };
+                let slots = unsafe { crate::slots::slots(h) };
                 for (index, &referent) in slots.iter().enumerate() {
                     if !referent.is_null() {
                         add_edge(&snapshot.nodes, &mut snapshot.edges, referent, index)?;

@@ -449,6 +449,20 @@ impl Pool {
         }
     }
 
+    /// The payload bytes of a live object's block: its payload as allocated,
+    /// plus the rounding up to the block's size.
+    pub fn payload_bytes(header: &Header) -> usize {
+        let block = header as *const Header as *const u8;
+        let bytes = if header.is_large() {
+            // SAFETY: large blocks carry their prefix, with the size of it and the block.
+            unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).size - LARGE_PREFIX }
+        } else {
+            // SAFETY: small blocks live in an arena whose first word is the block size.
+            unsafe { ((block as usize & !(ARENA_SIZE - 1)) as *const usize).read() }
+        };
+        bytes - HEADER_SIZE
+    }
+
     /// The id of a live object of this pool.
     #[inline(always)]
     pub fn id_of(&self, header: &Header) -> Id {

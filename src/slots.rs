@@ -1,7 +1,13 @@
 //! The built-in slots object: a tracked object holding `n` references, so that
 //! FFI users can build any graph without writing callbacks.
 //!
-//! Payload layout: the number of slots (a usize), then the slots.
+//! Payload layout: the slots, then PAD words up to the end of the object's
+//! block. The pool's blocks are multiples of 16 bytes with at least 16
+//! payload bytes, so there are at most two PAD words, and the length needs
+//! no word of its own: it is the block's payload words (src/pool.rs) less the
+//! PAD words at the end. Two slots fit a 32-byte block. A slot holds NULL or
+//! an object, never PAD (objects are 16-byte aligned), so walks over every
+//! word (traverse, clear) only skip what is not an object.
 
 use std::ffi::c_void;
 use std::mem::size_of;
@@ -9,16 +15,21 @@ use std::mem::size_of;
 use crate::error::Error;
 use crate::header::Header;
 use crate::heap::Heap;
+use crate::pool::Pool;
 use crate::refcount::set_ref;
 use crate::types::{MAX_PAYLOAD, rcgc_type_spec, rcgc_visit_fn};
 
-const LEN_BYTES: usize = size_of::<usize>();
+const WORD: usize = size_of::<*mut c_void>();
 
-/// The spec of the slots type every heap registers.
+/// A payload word past the last slot.
+const PAD: *mut c_void = std::ptr::without_provenance_mut(1);
+
+/// The spec of the slots type every heap registers (its size is the
+/// smallest payload, one word).
 pub fn spec() -> rcgc_type_spec {
     rcgc_type_spec {
         name: c"rcgc.slots".as_ptr(),
-        size: LEN_BYTES,
+        size: WORD,
         traverse: Some(traverse),
         clear: Some(clear),
         finalize: None,
@@ -26,22 +37,39 @@ pub fn spec() -> rcgc_type_spec {
     }
 }
 
-/// The slots of a slots object's payload.
+/// Every payload word of a slots object: its slots, then its PAD words.
 ///
 /// # Safety
-/// `payload` must be the payload of a live slots object.
-pub(crate) unsafe fn slots<'a>(payload: *mut c_void) -> &'a mut [*mut c_void] {
-    // SAFETY: the payload starts with the length, followed by that many slots.
-    unsafe {
-        let len = payload.cast::<usize>().read();
-        std::slice::from_raw_parts_mut(payload.cast::<u8>().add(LEN_BYTES).cast::<*mut c_void>(), len)
-    }
+/// `h` must be a live slots object.
+#[inline(always)]
+pub(crate) unsafe fn words<'a>(h: &Header) -> &'a mut [*mut c_void] {
+    let len = Pool::payload_bytes(h) / WORD;
+    // SAFETY: the block's payload is `len` words, all slots or PAD.
+    unsafe { std::slice::from_raw_parts_mut(h.payload().cast::<*mut c_void>(), len) }
+}
+
+/// Whether a payload word holds an object (neither NULL nor PAD).
+#[inline(always)]
+pub(crate) fn is_object(word: *mut c_void) -> bool {
+    word.addr() > PAD.addr()
+}
+
+/// The slots of a slots object.
+///
+/// # Safety
+/// `h` must be a live slots object.
+pub(crate) unsafe fn slots<'a>(h: &Header) -> &'a mut [*mut c_void] {
+    // SAFETY: per the contract.
+    let words = unsafe { words(h) };
+    let pads = words.iter().rev().take_while(|&&word| word == PAD).count();
+    let len = words.len() - pads;
+    &mut words[..len]
 }
 
 unsafe extern "C" fn traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void) {
     let Some(visit) = visit else { return };
     // SAFETY: the collector calls traverse with live slots objects.
-    for &referent in unsafe { slots(obj) }.iter() {
+    for &referent in unsafe { slots(Header::from_payload(obj)) }.iter() {
         if !referent.is_null() {
             // SAFETY: visit is the collector's callback.
             unsafe { visit(referent, ctx) };
@@ -50,14 +78,19 @@ unsafe extern "C" fn traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut 
 }
 
 unsafe extern "C" fn clear(obj: *mut c_void) {
-    // SAFETY: called with a live slots object; the slice is re-read each time
-    // because a decref may run user code, which cannot resize a slots object.
-    let len = unsafe { slots(obj) }.len();
+    // SAFETY: called with a live slots object, whose words are re-read each
+    // time because a decref may run user code (which cannot resize a slots
+    // object, nor store PAD in it).
+    let h = unsafe { Header::from_payload(obj) };
+    // SAFETY: as above.
+    let len = unsafe { words(h) }.len();
     for i in 0..len {
         // SAFETY: as above; index within the fixed length.
-        let slot = unsafe { &mut slots(obj)[i] } as *mut *mut c_void;
-        // SAFETY: the slot is valid; a NULL value empties it.
-        unsafe { set_ref(slot, std::ptr::null_mut(), "rcgc_collect") };
+        let word = unsafe { &mut words(h)[i] };
+        if is_object(*word) {
+            // SAFETY: the slot holds a live object; a NULL value empties it.
+            unsafe { set_ref(word, std::ptr::null_mut(), "rcgc_collect") };
+        }
     }
 }
 
@@ -65,9 +98,9 @@ unsafe extern "C" fn clear(obj: *mut c_void) {
 /// else can reach it, so no callback can change its slots meanwhile.
 #[inline(always)]
 pub(crate) fn clear_dead(h: &Header) {
-    // SAFETY: a dead slots object being freed; its slots hold NULL or live objects.
-    for slot in unsafe { slots(h.payload()) }.iter_mut() {
-        if !slot.is_null() {
+    // SAFETY: a dead slots object being freed; its words hold NULL, PAD or live objects.
+    for slot in unsafe { words(h) }.iter_mut() {
+        if is_object(*slot) {
             let old = std::mem::replace(slot, std::ptr::null_mut());
             // SAFETY: the slot held a reference to a live object.
             crate::refcount::decref(unsafe { Header::from_payload(old) }, "rcgc_decref");
@@ -79,13 +112,15 @@ impl Heap {
     /// A new slots object with `nslots` empty slots and refcount 1.
     pub fn slots_new(&self, nslots: usize) -> Result<&Header, Error> {
         let size = nslots
-            .checked_mul(size_of::<*mut c_void>())
-            .and_then(|bytes| bytes.checked_add(LEN_BYTES))
+            .checked_mul(WORD)
             .filter(|&size| size <= MAX_PAYLOAD)
-            .ok_or(Error::TooManySlots(nslots))?;
+            .ok_or(Error::TooManySlots(nslots))?
+            .max(WORD);
         let h = self.alloc(self.slots_type(), size)?;
-        // SAFETY: a fresh slots payload of `size` bytes.
-        unsafe { h.payload().cast::<usize>().write(nslots) };
+        // SAFETY: a fresh slots object: every word is NULL, and the block
+        // holds at least `nslots` of them.
+        let words = unsafe { words(h) };
+        words[nslots..].fill(PAD);
         Ok(h)
     }
 }
@@ -100,7 +135,7 @@ fn slots_of<'a>(h: &Header) -> Result<&'a mut [*mut c_void], Error> {
         });
     }
     // SAFETY: a live slots object.
-    Ok(unsafe { slots(h.payload()) })
+    Ok(unsafe { slots(h) })
 }
 
 /// The number of slots of a slots object.

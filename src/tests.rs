@@ -557,8 +557,9 @@ fn heap_destroy_frees_leaked_chains_once_each() {
     }
 }
 
-/// Slots objects with `n` slots: 1 or 2 give small blocks, 80 a large one
-/// (16 + 8 + 640 bytes, above the pool's 512-byte classes).
+/// Slots objects with `n` slots: up to 62 give small blocks (16 + 8n bytes,
+/// rounded up to 16), 80 a large one (16 + 640 bytes, above the pool's
+/// 512-byte classes).
 fn slots_objects(h: &Heap, count: usize, n: usize) -> Vec<&Header> {
     (0..count).map(|_| h.slots_new(n).unwrap()).collect()
 }
@@ -570,7 +571,7 @@ fn ids_name_their_objects_across_segments_and_large_blocks() {
     let h = unsafe { heap.as_ref() };
     h.gc.enabled.set(false);
     // 200,000 blocks of 48 bytes fill more than two 4 MiB segments.
-    let mut objs = slots_objects(h, 200_000, 2);
+    let mut objs = slots_objects(h, 200_000, 3);
     objs.extend(slots_objects(h, 300, 80));
     let mut seen = std::collections::HashSet::new();
     let mut segments = std::collections::HashSet::new();
@@ -731,4 +732,34 @@ fn large_collection_rescans_with_a_zeroed_side_array() {
     release(kept);
     live.iter().for_each(|&n| release(n));
     assert_eq!(f.collect(2), half + 1);
+}
+
+#[test]
+fn slots_objects_know_their_length_from_their_block() {
+    let heap = Heap::new(Config::default()).unwrap();
+    // SAFETY: alive until destroyed at the end.
+    let h = unsafe { heap.as_ref() };
+    h.gc.enabled.set(false);
+    let before = h.stats().bytes_in_use;
+    let pair = h.slots_new(2).unwrap();
+    assert_eq!(h.stats().bytes_in_use - before, 32, "two slots fill a 32-byte block");
+    decref(pair, "test");
+    // Every length from 0 to past the largest small block, and a few large ones.
+    for n in (0..=70).chain([255, 256, 1000]) {
+        let o = h.slots_new(n).unwrap();
+        assert_eq!(slots::len(o).unwrap(), n, "length of a {n}-slot object");
+        for i in 0..n {
+            slots::set(o, i, Some(o)).unwrap();
+            assert!(ptr::eq(slots::get(o, i).unwrap(), o.payload()));
+        }
+        assert!(slots::set(o, n, Some(o)).is_err(), "slot {n} of a {n}-slot object");
+        assert!(slots::get(o, n).is_err());
+        assert_eq!(slots::len(o).unwrap(), n, "filling the slots keeps the length");
+        assert_eq!(header(o.payload()).refcnt() as usize, n + 1);
+        decref(o, "test");
+        assert_eq!(h.collect(2).unwrap(), usize::from(n > 0), "{n} self-references");
+        assert_eq!(h.stats().live_objects, 0);
+    }
+    // SAFETY: idle heap, not used again.
+    unsafe { Heap::destroy(heap) };
 }
