@@ -78,16 +78,16 @@ unsafe extern "C" fn traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut 
 }
 
 unsafe extern "C" fn clear(obj: *mut c_void) {
-    // SAFETY: called with a live slots object, whose words are re-read each
-    // time because a decref may run user code (which cannot resize a slots
-    // object, nor store PAD in it).
-    let h = unsafe { Header::from_payload(obj) };
-    // SAFETY: as above.
-    let len = unsafe { words(h) }.len();
+    // SAFETY: called with a live slots object.
+    let len = unsafe { words(Header::from_payload(obj)) }.len();
+    let words = obj.cast::<*mut c_void>();
     for i in 0..len {
-        // SAFETY: as above; index within the fixed length.
-        let word = unsafe { &mut words(h)[i] };
-        if is_object(*word) {
+        // SAFETY: word i of the payload. A decref may run user code, which
+        // cannot resize a slots object nor store PAD in it, so the word is
+        // read afresh each time and no reference to it outlives the step.
+        let word = unsafe { words.add(i) };
+        // SAFETY: as above.
+        if is_object(unsafe { *word }) {
             // SAFETY: the slot holds a live object; a NULL value empties it.
             unsafe { set_ref(word, std::ptr::null_mut(), "rcgc_collect") };
         }
