@@ -563,8 +563,11 @@ enum rcgc_result rcgc_type_register(struct rcgc_heap *heap,
  * the caller. If the type has traverse, the object is tracked in generation 0
  * and counts toward count.gen0, and the allocation may run an automatic
  * collection first. NULL on failure, with rcgc_last_error_code():
- * RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_NO_MEMORY, RCGC_ERR_MEMORY_LIMIT, or
- * RCGC_ERR_REENTRANT (called from a traverse callback).
+ * RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_NO_MEMORY, RCGC_ERR_MEMORY_LIMIT,
+ * RCGC_ERR_REENTRANT (called from a traverse callback), or
+ * RCGC_ERR_INVALID_ARGUMENT for a built-in type (the type of a slots object
+ * or of a weak reference: their objects are made by rcgc_slots_new and
+ * rcgc_weakref_new).
  *
  * # Safety
  * `type` must be NULL or a type of a live heap.

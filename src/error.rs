@@ -144,6 +144,15 @@ pub enum Error {
     /// More slots than the largest object can hold.
     #[error("{0} slots are more than the largest object can hold")]
     TooManySlots(usize),
+    /// rcgc_alloc or rcgc_alloc_var with a built-in type, whose objects
+    /// have their own constructor.
+    #[error("type {ty} is built in: its objects are made by {maker}")]
+    BuiltinType {
+        /// The type.
+        ty: TypeName,
+        /// The function that makes its objects.
+        maker: &'static str,
+    },
     /// A slot index past the end.
     #[error("index {index} is out of range for a slots object of length {len}")]
     SlotIndex {
@@ -259,6 +268,7 @@ impl Error {
             | Error::SizeTooSmall { .. }
             | Error::SizeTooLarge(_)
             | Error::TooManySlots(_)
+            | Error::BuiltinType { .. }
             | Error::SlotIndex { .. }
             | Error::WrongType { .. }
             | Error::NoSuchCallback => RCGC_ERR_INVALID_ARGUMENT,

@@ -42,13 +42,32 @@ pub unsafe extern "C" fn rcgc_type_register(
     })
 }
 
+/// Refuses the built-in types, whose objects have their own constructors.
+fn user_type(ty: &crate::types::Type) -> Result<(), Error> {
+    let heap = ty.heap();
+    let maker = if std::ptr::eq(ty, heap.slots_type()) {
+        "rcgc_slots_new"
+    } else if std::ptr::eq(ty, heap.weakref_type()) {
+        "rcgc_weakref_new"
+    } else {
+        return Ok(());
+    };
+    Err(Error::BuiltinType {
+        ty: ty.display_name(),
+        maker,
+    })
+}
+
 /// A new object of `type` with refcount 1 and a zeroed, 16-byte aligned payload
 /// of the type's size; returns the payload pointer, a new reference owned by
 /// the caller. If the type has traverse, the object is tracked in generation 0
 /// and counts toward count.gen0, and the allocation may run an automatic
 /// collection first. NULL on failure, with rcgc_last_error_code():
-/// RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_NO_MEMORY, RCGC_ERR_MEMORY_LIMIT, or
-/// RCGC_ERR_REENTRANT (called from a traverse callback).
+/// RCGC_ERR_NULL_ARGUMENT, RCGC_ERR_NO_MEMORY, RCGC_ERR_MEMORY_LIMIT,
+/// RCGC_ERR_REENTRANT (called from a traverse callback), or
+/// RCGC_ERR_INVALID_ARGUMENT for a built-in type (the type of a slots object
+/// or of a weak reference: their objects are made by rcgc_slots_new and
+/// rcgc_weakref_new).
 ///
 /// # Safety
 /// `type` must be NULL or a type of a live heap.
@@ -57,6 +76,7 @@ pub unsafe extern "C" fn rcgc_alloc(r#type: *mut rcgc_type) -> *mut c_void {
     ffi_boundary!("rcgc_alloc", {
         // SAFETY: NULL or live per the contract.
         let ty = unsafe { type_ref(r#type) }?;
+        user_type(ty)?;
         Ok(ty.heap().alloc(ty, ty.size)?.payload())
     })
 }
@@ -72,6 +92,7 @@ pub unsafe extern "C" fn rcgc_alloc_var(r#type: *mut rcgc_type, size: usize) -> 
     ffi_boundary!("rcgc_alloc_var", {
         // SAFETY: NULL or live per the contract.
         let ty = unsafe { type_ref(r#type) }?;
+        user_type(ty)?;
         Ok(ty.heap().alloc(ty, size)?.payload())
     })
 }

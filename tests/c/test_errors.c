@@ -414,6 +414,27 @@ static void test_types_and_sizes(void) {
   rcgc_type *leaf_t = register_type(heap, "leaf32", 32, 0);
   rcgc_type *node_t = register_type(heap, "node", sizeof(node), 1);
 
+  /* built-in types: their objects have their own constructors (in a heap of
+   * their own: this one counts its allocations below) */
+  rcgc_heap *own = rcgc_heap_new();
+  CHECK(own != NULL);
+  void *slots_obj = rcgc_slots_new(own, 2);
+  void *weak_obj = rcgc_weakref_new(slots_obj, NULL, NULL);
+  CHECK(slots_obj != NULL && weak_obj != NULL);
+  rcgc_type *builtin[2] = {rcgc_type_of(slots_obj), rcgc_type_of(weak_obj)};
+  const char *maker[2] = {"rcgc_slots_new", "rcgc_weakref_new"};
+  for (int i = 0; i < 2; i++) {
+    EXPECT_NULL(rcgc_alloc(builtin[i]), RCGC_ERR_INVALID_ARGUMENT, "rcgc_alloc");
+    CHECK_CONTAINS(rcgc_last_error(), maker[i]);
+    EXPECT_NULL(rcgc_alloc_var(builtin[i], 64), RCGC_ERR_INVALID_ARGUMENT, "rcgc_alloc_var");
+    CHECK_CONTAINS(rcgc_last_error(), maker[i]);
+  }
+  rcgc_decref(weak_obj);
+  rcgc_decref(slots_obj);
+  CHECK_EQ(stats_of(own).live_objects, 0);
+  CHECK_EQ(stats_of(own).allocated_total, 2);
+  rcgc_heap_free(own);
+
   /* alloc_var sizes */
   EXPECT_NULL(rcgc_alloc_var(leaf_t, 31), RCGC_ERR_INVALID_ARGUMENT, "rcgc_alloc_var");
   CHECK_CONTAINS(rcgc_last_error(), "31");
