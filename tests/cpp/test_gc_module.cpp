@@ -455,8 +455,8 @@ void leak_report() {
     (void)kept.release();
   }
   CHECK_EQ(lines.size(), 2);
-  CHECK_STR(lines[0], "gc: still alive at rcgc_heap_free: 1 object, 48 bytes (0 in the garbage list)");
-  CHECK_STR(lines[1], "gc:   rcgc.slots: 1 object, 48 bytes");
+  CHECK_STR(lines[0], "gc: still alive at rcgc_heap_free: 1 object, 32 bytes (0 in the garbage list)");
+  CHECK_STR(lines[1], "gc:   rcgc.slots: 1 object, 32 bytes");
 }
 
 }  // namespace
