@@ -96,11 +96,11 @@
 //!    clear callback run; refcounting then frees what the cycle held: the
 //!    objects whose count that clear (and the release of the extra reference)
 //!    took to zero are freed right after it, by one run of the freeing loop,
-//!    before the next object is cleared. An object
-//!    still alive after its clear moves to the target generation. Under
-//!    RCGC_DEBUG_SAVEALL the object is appended to the heap's garbage list
-//!    instead, with a new reference, and moves to the target generation
-//!    uncleared (CPython's delete_garbage).
+//!    before the next object is cleared. An object still alive after its
+//!    clear moves to the target generation. Under RCGC_DEBUG_SAVEALL the
+//!    object is appended to the heap's garbage list instead, with a new
+//!    reference, and moves to the target generation uncleared (CPython's
+//!    delete_garbage).
 //!
 //! # Invariants
 //!
