@@ -439,28 +439,28 @@ impl Pool {
     /// The bytes a live object of this pool is charged in `bytes_in_use`
     /// (its block, and the prefix of a large block).
     pub fn block_bytes(&self, header: &Header) -> usize {
-        let block = header as *const Header as *const u8;
-        if header.is_large() {
-            // SAFETY: large blocks carry their prefix, with the size.
-            unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).size }
-        } else {
-            // SAFETY: small blocks live in an arena whose first word is the block size.
-            unsafe { ((block as usize & !(ARENA_SIZE - 1)) as *const usize).read() }
-        }
+        let prefix = if header.is_large() { LARGE_PREFIX } else { 0 };
+        prefix + Self::header_to_end(header)
     }
 
     /// The payload bytes of a live object's block: its payload as allocated,
     /// plus the rounding up to the block's size.
     pub fn payload_bytes(header: &Header) -> usize {
+        Self::header_to_end(header) - HEADER_SIZE
+    }
+
+    /// The bytes from a live object's header to the end of its block, read
+    /// from the block alone.
+    #[inline(always)]
+    fn header_to_end(header: &Header) -> usize {
         let block = header as *const Header as *const u8;
-        let bytes = if header.is_large() {
+        if header.is_large() {
             // SAFETY: large blocks carry their prefix, with the size of it and the block.
             unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).size - LARGE_PREFIX }
         } else {
             // SAFETY: small blocks live in an arena whose first word is the block size.
             unsafe { ((block as usize & !(ARENA_SIZE - 1)) as *const usize).read() }
-        };
-        bytes - HEADER_SIZE
+        }
     }
 
     /// The id of a live object of this pool.
