@@ -329,9 +329,7 @@ impl GcState {
     #[inline]
     pub(crate) fn count_deallocation(&self) {
         let count = self.counts[0].get();
-        if count > 0 {
-            self.counts[0].set(count - 1);
-        }
+        self.counts[0].set(count.saturating_sub(1));
     }
 
     /// The vector of generation `generation`.
@@ -728,11 +726,11 @@ impl Heap {
                 }
             })
         };
-        match h.state() {
-            State::Vector0 => swap_out(&self.gc.vectors[0]),
-            State::Vector1 => swap_out(&self.gc.vectors[1]),
-            State::Vector2 => swap_out(&self.gc.vectors[2]),
-            State::Permanent => swap_out(&self.gc.permanent),
+        // By the raw state: Vector0..=Vector2 are 1..=3, the vector numbers
+        // plus one (asserted where State is defined).
+        match h.state_raw() {
+            raw @ 1..=3 => swap_out(&self.gc.vectors[usize::from(raw) - 1]),
+            raw if raw == State::Permanent as u8 => swap_out(&self.gc.permanent),
             _ => with(&self.gc.unreachable, |v| v[index] = NO_ID),
         }
         h.set_state(State::Untracked);

@@ -63,6 +63,9 @@ pub enum State {
     Freed = 8,
 }
 
+// The collector indexes its vectors by a Vector state's value less one.
+const _: () = assert!(State::Vector0 as u8 == 1 && State::Vector1 as u8 == 2 && State::Vector2 as u8 == 3);
+
 const STATE_MASK: usize = 0b1111;
 const FINALIZED: usize = 0b01_0000;
 const LARGE: usize = 0b10_0000;
@@ -74,16 +77,21 @@ const SLOW: usize = 0b1000_0000;
 pub const TAG_MASK: usize = 0b1111_1111;
 
 impl State {
+    /// The state the four state bits of a tag name (one load: the bits only
+    /// ever hold a state's value).
+    #[inline(always)]
     fn from_bits(bits: usize) -> State {
-        match bits {
-            1 => State::Vector0,
-            2 => State::Vector1,
-            3 => State::Vector2,
-            4 => State::Permanent,
-            7 => State::Unreachable,
-            8 => State::Freed,
-            _ => State::Untracked,
-        }
+        const BY_BITS: [State; STATE_MASK + 1] = {
+            let mut table = [State::Untracked; STATE_MASK + 1];
+            table[State::Vector0 as usize] = State::Vector0;
+            table[State::Vector1 as usize] = State::Vector1;
+            table[State::Vector2 as usize] = State::Vector2;
+            table[State::Permanent as usize] = State::Permanent;
+            table[State::Unreachable as usize] = State::Unreachable;
+            table[State::Freed as usize] = State::Freed;
+            table
+        };
+        BY_BITS[bits & STATE_MASK]
     }
 
     /// The state of a tracked object in generation vector `vector` (0..=2).

@@ -130,7 +130,6 @@ pub struct Heap {
     /// through their (refcnt, gc) words, which dead objects no longer need.
     pub(crate) overflow: Cell<*const Header>,
     pub(crate) draining: Cell<bool>,
-    live: Cell<usize>,
     pub(crate) tracked: Cell<usize>,
     allocated_total: Cell<usize>,
     freed_total: Cell<usize>,
@@ -224,7 +223,6 @@ impl Heap {
             pending: UnsafeCell::new(Vec::new()),
             overflow: Cell::new(ptr::null()),
             draining: Cell::new(false),
-            live: Cell::new(0),
             tracked: Cell::new(0),
             allocated_total: Cell::new(0),
             freed_total: Cell::new(0),
@@ -367,7 +365,6 @@ impl Heap {
         if self.checked.is_some() {
             self.register_checked(header)?;
         }
-        self.live.set(self.live.get() + 1);
         self.allocated_total.set(self.allocated_total.get() + 1);
         if ty.is_gc() {
             self.gc.count_allocation(self);
@@ -404,7 +401,6 @@ impl Heap {
         }
         // SAFETY: the block was never handed out.
         self.with_pool(|pool| unsafe { pool.free(header) });
-        self.live.set(self.live.get() - 1);
         self.allocated_total.set(self.allocated_total.get() - 1);
     }
 
@@ -443,8 +439,13 @@ impl Heap {
             // again except for misuse detection of freed small blocks.
             self.with_pool(|pool| unsafe { pool.free(header) });
         }
-        self.live.set(self.live.get() - 1);
         self.freed_total.set(self.freed_total.get() + 1);
+    }
+
+    /// The number of live objects: allocated less freed (one counter fewer
+    /// to keep on every allocation and free).
+    fn live(&self) -> usize {
+        self.allocated_total.get() - self.freed_total.get()
     }
 
     /// The heap's counters (struct_size is left 0 for the caller to fill).
@@ -453,7 +454,7 @@ impl Heap {
         let (bytes_in_use, peak_bytes) = (pool.bytes_in_use(), pool.peak_bytes());
         rcgc_heap_stats {
             struct_size: 0,
-            live_objects: self.live.get(),
+            live_objects: self.live(),
             tracked_objects: self.tracked.get(),
             bytes_in_use,
             peak_bytes,
@@ -484,7 +485,7 @@ impl Heap {
     /// Collects every live object's header (a snapshot), for shutdown and
     /// the heap picture.
     pub(crate) fn live_objects(&self, keep: impl Fn(&Header) -> bool) -> Result<Vec<*const Header>, Error> {
-        let count = self.live.get();
+        let count = self.live();
         let mut all = Vec::new();
         all.try_reserve_exact(count).map_err(|_| Error::NoMemory)?;
         self.pool().for_each_live(|h| {
