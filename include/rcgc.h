@@ -424,6 +424,15 @@ typedef void (*rcgc_object_fn)(void *obj, void *ctx);
 typedef void (*rcgc_weakref_fn)(void *weakref, void *ctx);
 
 /**
+ * Lets go of a weak reference's `ctx` (rcgc_weakref_new_with_release):
+ * called once, right after the callback returned, or, when the callback never
+ * runs, as the weak reference object is freed (by its count, by a
+ * collection, or by rcgc_heap_free). It may incref and decref objects, as a
+ * destroy callback may (see rcgc_destroy_fn for rcgc_heap_free's final sweep).
+ */
+typedef void (*rcgc_weakref_release_fn)(void *ctx);
+
+/**
  * Receives gc debug output (rcgc_set_debug_output): called once per line
  * with the line NUL-terminated and without a trailing newline; `line` is
  * valid only during the call.
@@ -952,11 +961,40 @@ bool rcgc_is_finalized(const void *obj);
  * RCGC_ERR_INVALID_OBJECT (obj is being freed), RCGC_ERR_NO_MEMORY,
  * RCGC_ERR_MEMORY_LIMIT, RCGC_ERR_REENTRANT (inside a traverse callback).
  *
+ * A program cannot tell when a weak reference object is freed (a collection
+ * may free it), so it cannot tell when `ctx` is no longer needed; when `ctx`
+ * owns something, use rcgc_weakref_new_with_release.
+ *
  * # Safety
  * `obj` must be NULL or a live object; `callback`, if not NULL, must be safe
  * to call with `ctx` until it has run or the weak reference is freed.
  */
 void *rcgc_weakref_new(void *obj, rcgc_weakref_fn callback, void *ctx);
+
+/**
+ * rcgc_weakref_new, and the weak reference owns `ctx`: `release` (if not
+ * NULL) is called once with `ctx` when the weak reference lets go of it,
+ * right after `callback` returned, or, if the callback never runs, when the
+ * weak reference object is freed (its count reached zero, a collection found
+ * it to be garbage, or rcgc_heap_free). As CPython's weak reference owns its
+ * callback object and drops it at those two moments; a binding whose ctx
+ * holds a closure releases it there. `release` may incref and decref
+ * objects, as a destroy callback may (it runs where the weak reference's
+ * destroy runs; see rcgc_destroy_fn for rcgc_heap_free's final sweep).
+ *
+ * When the call fails (NULL), `release` is not called: `ctx` stays the
+ * caller's. Without a callback, `ctx` and `release` are ignored, as in
+ * rcgc_weakref_new (the shared weak reference without callback may be
+ * returned). Errors are rcgc_weakref_new's.
+ *
+ * # Safety
+ * As rcgc_weakref_new; `release`, if not NULL, must be safe to call with
+ * `ctx` until it has been called.
+ */
+void *rcgc_weakref_new_with_release(void *obj,
+                                    rcgc_weakref_fn callback,
+                                    void *ctx,
+                                    rcgc_weakref_release_fn release);
 
 /**
  * The referent of the weak reference `weakref`, as a new reference the

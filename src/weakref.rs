@@ -37,6 +37,11 @@
 //!   CPython 3.11 left them to the deallocation, which called their callbacks.
 //! - `rcgc_heap_free` clears every weak reference without callbacks after its
 //!   final collection.
+//! - A weak reference made with a release function calls it once with its
+//!   ctx: right after its callback returned, or, if the callback never runs,
+//!   as the weak reference object is freed (its destroy), however that
+//!   happens. (CPython's weak reference owns its callback object and drops it
+//!   at the same two moments.)
 
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::c_void;
@@ -59,6 +64,14 @@ use crate::types::{rcgc_type_spec, rcgc_visit_fn};
 #[allow(non_camel_case_types)]
 pub type rcgc_weakref_fn = Option<unsafe extern "C" fn(weakref: *mut c_void, ctx: *mut c_void)>;
 
+/// Lets go of a weak reference's `ctx` (rcgc_weakref_new_with_release):
+/// called once, right after the callback returned, or, when the callback never
+/// runs, as the weak reference object is freed (by its count, by a
+/// collection, or by rcgc_heap_free). It may incref and decref objects, as a
+/// destroy callback may (see rcgc_destroy_fn for rcgc_heap_free's final sweep).
+#[allow(non_camel_case_types)]
+pub type rcgc_weakref_release_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
+
 /// The payload of a weak reference object.
 #[repr(C)]
 struct WeakRef {
@@ -66,6 +79,9 @@ struct WeakRef {
     referent: Cell<*const Header>,
     callback: Cell<rcgc_weakref_fn>,
     ctx: Cell<*mut c_void>,
+    /// Called with `ctx` when the weak reference lets go of it; taken (None)
+    /// once called.
+    release: Cell<rcgc_weakref_release_fn>,
     /// Neighbours in the referent's list.
     prev: Cell<*const Header>,
     next: Cell<*const Header>,
@@ -81,7 +97,7 @@ pub fn spec() -> rcgc_type_spec {
         traverse: Some(traverse),
         clear: Some(clear),
         finalize: None,
-        destroy: None,
+        destroy: Some(destroy),
     }
 }
 
@@ -93,6 +109,22 @@ unsafe extern "C" fn clear(obj: *mut c_void) {
     // SAFETY: called with a weak reference object of a live heap.
     let h = unsafe { Header::from_payload(obj) };
     h.ty().heap().unlink(h);
+}
+
+/// A weak reference's destroy: it lets go of its `ctx` if its callback never
+/// ran (the release function, if any, is still there).
+unsafe extern "C" fn destroy(obj: *mut c_void) {
+    // SAFETY: called with a weak reference object of a live heap.
+    release_ctx(payload(unsafe { Header::from_payload(obj) }));
+}
+
+/// Calls `data`'s release function, if it has one not yet called, with its ctx.
+fn release_ctx(data: &WeakRef) {
+    if let Some(release) = data.release.take() {
+        // SAFETY: the user's release function, called once with the ctx it was
+        // given with (rcgc_weakref_new_with_release).
+        unsafe { release(data.ctx.get()) };
+    }
 }
 
 /// The payload of `h`, which must be a weak reference object.
@@ -171,8 +203,9 @@ impl Due {
         self.last = wr;
     }
 
-    /// Runs the callbacks in order, dropping the list's references, and
-    /// passes each weak reference still alive afterwards to `survived`.
+    /// Runs the callbacks in order (each followed by its release function),
+    /// dropping the list's references, and passes each weak reference still
+    /// alive afterwards to `survived`.
     /// Returns how many weak references were freed by that (CPython counts
     /// them as collected when this happens in a collection).
     fn run(self, survived: impl Fn(&Header)) -> usize {
@@ -187,6 +220,7 @@ impl Due {
                 // SAFETY: the user's callback, with the weak reference held for the call.
                 unsafe { callback(wr.payload(), data.ctx.get()) };
             }
+            release_ctx(data);
             if wr.refcnt() == 1 {
                 freed += 1;
                 decref(wr, "rcgc_weakref callback");
@@ -235,6 +269,19 @@ impl Heap {
         callback: rcgc_weakref_fn,
         ctx: *mut c_void,
     ) -> Result<&Header, Error> {
+        self.weakref_new_with_release(referent, callback, ctx, None)
+    }
+
+    /// rcgc_weakref_new_with_release: rcgc_weakref_new, and `release` is
+    /// kept to let go of `ctx` when it succeeds with a weak reference of its
+    /// own (a callback is given).
+    pub fn weakref_new_with_release(
+        &self,
+        referent: &Header,
+        callback: rcgc_weakref_fn,
+        ctx: *mut c_void,
+        release: rcgc_weakref_release_fn,
+    ) -> Result<&Header, Error> {
         if referent.refcnt() == 0 || referent.state() == State::Freed {
             return Err(Error::Dead {
                 addr: referent.addr(),
@@ -268,6 +315,8 @@ impl Heap {
             data.referent.set(referent);
             data.callback.set(callback);
             data.ctx.set(ctx);
+            // Without a callback, there is no ctx to let go of.
+            data.release.set(if callback.is_some() { release } else { None });
             self.link(referent, wr);
             Ok(wr)
         });

@@ -1,4 +1,5 @@
-//! Weak references (Python's weakref.ref): rcgc_weakref_new, rcgc_weakref_get,
+//! Weak references (Python's weakref.ref): rcgc_weakref_new,
+//! rcgc_weakref_new_with_release, rcgc_weakref_get,
 //! rcgc_weakref_get_ref, rcgc_weakref_count, rcgc_is_weakref.
 
 use std::ffi::c_void;
@@ -6,7 +7,7 @@ use std::ffi::c_void;
 use super::macros::ffi_boundary;
 use super::object_ref;
 use crate::error::{Error, rcgc_result};
-use crate::weakref::rcgc_weakref_fn;
+use crate::weakref::{rcgc_weakref_fn, rcgc_weakref_release_fn};
 
 /// A weak reference to `obj` (weakref.ref(obj, callback)): an object of the
 /// built-in tracked type "rcgc.weakref", returned as a new reference that the
@@ -27,6 +28,10 @@ use crate::weakref::rcgc_weakref_fn;
 /// RCGC_ERR_INVALID_OBJECT (obj is being freed), RCGC_ERR_NO_MEMORY,
 /// RCGC_ERR_MEMORY_LIMIT, RCGC_ERR_REENTRANT (inside a traverse callback).
 ///
+/// A program cannot tell when a weak reference object is freed (a collection
+/// may free it), so it cannot tell when `ctx` is no longer needed; when `ctx`
+/// owns something, use rcgc_weakref_new_with_release.
+///
 /// # Safety
 /// `obj` must be NULL or a live object; `callback`, if not NULL, must be safe
 /// to call with `ctx` until it has run or the weak reference is freed.
@@ -40,6 +45,41 @@ pub unsafe extern "C" fn rcgc_weakref_new(
         // SAFETY: NULL or live per the contract.
         let h = unsafe { object_ref(obj, "obj") }?;
         Ok(h.ty().heap().weakref_new(h, callback, ctx)?.payload())
+    })
+}
+
+/// rcgc_weakref_new, and the weak reference owns `ctx`: `release` (if not
+/// NULL) is called once with `ctx` when the weak reference lets go of it,
+/// right after `callback` returned, or, if the callback never runs, when the
+/// weak reference object is freed (its count reached zero, a collection found
+/// it to be garbage, or rcgc_heap_free). As CPython's weak reference owns its
+/// callback object and drops it at those two moments; a binding whose ctx
+/// holds a closure releases it there. `release` may incref and decref
+/// objects, as a destroy callback may (it runs where the weak reference's
+/// destroy runs; see rcgc_destroy_fn for rcgc_heap_free's final sweep).
+///
+/// When the call fails (NULL), `release` is not called: `ctx` stays the
+/// caller's. Without a callback, `ctx` and `release` are ignored, as in
+/// rcgc_weakref_new (the shared weak reference without callback may be
+/// returned). Errors are rcgc_weakref_new's.
+///
+/// # Safety
+/// As rcgc_weakref_new; `release`, if not NULL, must be safe to call with
+/// `ctx` until it has been called.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcgc_weakref_new_with_release(
+    obj: *mut c_void,
+    callback: rcgc_weakref_fn,
+    ctx: *mut c_void,
+    release: rcgc_weakref_release_fn,
+) -> *mut c_void {
+    ffi_boundary!("rcgc_weakref_new_with_release", {
+        // SAFETY: NULL or live per the contract.
+        let h = unsafe { object_ref(obj, "obj") }?;
+        Ok(h.ty()
+            .heap()
+            .weakref_new_with_release(h, callback, ctx, release)?
+            .payload())
     })
 }
 

@@ -512,6 +512,96 @@ static void heap_free_clears(void) {
   CHECK_STREQ(events, "x");
 }
 
+/* rcgc_weakref_new_with_release: the weak reference owns ctx and lets go of
+ * it once: right after its callback (CPython drops wr_callback after calling
+ * it), or, when the callback never runs, as the weak reference object is
+ * freed, however that happens (CPython's weakref_dealloc and the gc's
+ * clearing of garbage weak references drop it there). The release function
+ * logs ctx's letter in upper case. */
+static void log_release(void *ctx) { log_event((char)(*(const char *)ctx - 'a' + 'A')); }
+
+/* A ctx that is an object: the release function drops the reference the weak
+ * reference owned, as a binding's closure holding handles would. */
+static void drop_object(void *ctx) {
+  log_event('R');
+  rcgc_decref(ctx);
+}
+
+static void release_ctx(void) {
+  rcgc_heap *heap = fresh_heap();
+  /* The callback runs: release right after it. */
+  void *a = rcgc_slots_new(heap, 2);
+  void *wa = rcgc_weakref_new_with_release(a, log_callback, (void *)"a", log_release);
+  CHECK(wa != NULL);
+  reset_log();
+  rcgc_decref(a);
+  CHECK_STREQ(events, "aA");
+  rcgc_decref(wa); /* its callback ran: nothing is released twice */
+  CHECK_STREQ(events, "aA");
+
+  /* The weak reference dies first: released then, never called back. */
+  void *b = rcgc_slots_new(heap, 2);
+  void *wb = rcgc_weakref_new_with_release(b, log_callback, (void *)"b", log_release);
+  reset_log();
+  rcgc_decref(wb);
+  CHECK_STREQ(events, "B");
+  rcgc_decref(b);
+  CHECK_STREQ(events, "B");
+
+  /* The weak reference is cyclic garbage (held by a self-referencing slots
+   * object) while its referent lives: the collection frees it without
+   * callback, and releases its ctx, here an object it owned. */
+  void *c = rcgc_slots_new(heap, 2);
+  void *owned = rcgc_slots_new(heap, 1);
+  void *holder = rcgc_slots_new(heap, 2);
+  void *wc = rcgc_weakref_new_with_release(c, log_callback, owned, drop_object);
+  CHECK_RC(rcgc_slots_set(holder, 0, holder), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(holder, 1, wc), RCGC_OK);
+  rcgc_decref(wc);
+  rcgc_decref(holder);
+  reset_log();
+  CHECK_EQ(collect(heap), 2);
+  CHECK_STREQ(events, "R");
+  CHECK_EQ(live_objects(heap), 1); /* c; `owned` went with the release */
+  rcgc_decref(c);
+  CHECK_STREQ(events, "R");
+  CHECK_EQ(live_objects(heap), 0);
+
+  /* Failure: NULL, and ctx stays the caller's (nothing is called). */
+  reset_log();
+  CHECK(rcgc_weakref_new_with_release(NULL, log_callback, (void *)"f", log_release) == NULL);
+  CHECK_RC(rcgc_last_error_code(), RCGC_ERR_NULL_ARGUMENT);
+  CHECK_CONTAINS(rcgc_last_error(), "rcgc_weakref_new_with_release");
+
+  /* Without a callback, ctx and release are ignored: the shared weak reference. */
+  void *d = rcgc_slots_new(heap, 2);
+  void *wd = rcgc_weakref_new(d, NULL, NULL);
+  void *wd2 = rcgc_weakref_new_with_release(d, NULL, (void *)"d", log_release);
+  CHECK(wd2 == wd);
+  rcgc_decref(wd2);
+  rcgc_decref(wd);
+  void *wd3 = rcgc_weakref_new_with_release(d, NULL, (void *)"d", log_release);
+  CHECK(wd3 != NULL);
+  rcgc_decref(wd3);
+  rcgc_decref(d);
+  CHECK_STREQ(events, "");
+
+  /* Weak references the program never released go with the heap, their ctx
+   * released by rcgc_heap_free: one whose referent lives, one whose referent
+   * died (its callback ran, so only the first is released there). */
+  void *e = rcgc_slots_new(heap, 2);
+  void *g = rcgc_slots_new(heap, 2);
+  void *we = rcgc_weakref_new_with_release(e, log_callback, (void *)"e", log_release);
+  void *wg = rcgc_weakref_new_with_release(g, log_callback, (void *)"g", log_release);
+  rcgc_decref(g);
+  CHECK_STREQ(events, "gG");
+  reset_log();
+  (void)we;
+  (void)wg;
+  rcgc_heap_free(heap);
+  CHECK_STREQ(events, "E");
+}
+
 /* Bad input. */
 static void bad_input(void) {
   rcgc_heap *heap = fresh_heap();
@@ -559,6 +649,7 @@ int main(void) {
   deferred_weakref_does_not_call_back();
   any_object();
   heap_free_clears();
+  release_ctx();
   bad_input();
   CHECK_DONE("test_weakref");
 }

@@ -213,6 +213,7 @@ class _State:
         self.debug_sink = None  # the DEBUG_FN given to rcgc_set_debug_output
         self.debug_write = None  # Heap.set_debug_output's callable; None: sys.stderr
         self.weakref_fn = None  # the WEAKREF_FN every weak reference callback goes through
+        self.weakref_release = None  # the WEAKREF_RELEASE_FN that lets go of a callback
         self.weakref_callbacks = {}  # ctx -> the Python callback of one weak reference
         self.next_ctx = 1
 
@@ -894,9 +895,10 @@ class WeakRef(Object):
     When the referent dies while the weak reference is alive, ``callback(w)`` runs
     once with a handle of the weak reference (whose ``w()`` is then None). Without a
     callback, the weak reference obj already has without one is returned, as
-    ``weakref.ref(o) is weakref.ref(o)`` (the handles are distinct but equal). A
-    callback is kept until it has run or the heap is closed, also when its weak
-    reference dies first (rcgc does not say when that happens).
+    ``weakref.ref(o) is weakref.ref(o)`` (the handles are distinct but equal). As
+    in CPython, the weak reference owns its callback: it is let go once it has run,
+    or when the weak reference object is freed without calling back
+    (rcgc_weakref_new_with_release).
     """
 
     __slots__ = ()
@@ -914,7 +916,12 @@ class WeakRef(Object):
             ctx = st.next_ctx
             st.next_ctx += 1
             st.weakref_callbacks[ctx] = callback
-            w = lib.rcgc_weakref_new(ptr, ctypes.cast(_weakref_fn(st), ctypes.c_void_p), ctx)
+            w = lib.rcgc_weakref_new_with_release(
+                ptr,
+                ctypes.cast(_weakref_fn(st), ctypes.c_void_p),
+                ctx,
+                ctypes.cast(_weakref_release(st), ctypes.c_void_p),
+            )
             if not w:
                 del st.weakref_callbacks[ctx]
         if not w:
@@ -973,6 +980,20 @@ def _weakref_fn(st):
         st.weakref_fn = _ffi.WEAKREF_FN(dispatch)
         st.keepalive.append(st.weakref_fn)
     return st.weakref_fn
+
+
+def _weakref_release(st):
+    """The WEAKREF_RELEASE_FN of a heap: rcgc calls it once per weak reference with a
+    callback, when it lets go of ctx (after the callback, or as the weak reference
+    object is freed); the Python callback is dropped then."""
+    if st.weakref_release is None:
+
+        def release(ctx):
+            st.weakref_callbacks.pop(ctx, None)
+
+        st.weakref_release = _ffi.WEAKREF_RELEASE_FN(release)
+        st.keepalive.append(st.weakref_release)
+    return st.weakref_release
 
 
 class GarbageList:

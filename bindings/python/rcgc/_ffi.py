@@ -86,6 +86,7 @@ MISUSE_FN = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
 REPORT_FN = ctypes.CFUNCTYPE(None)
 OBJECT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 WEAKREF_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+WEAKREF_RELEASE_FN = ctypes.CFUNCTYPE(None, c_void_p)
 DEBUG_FN = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
 WRITE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p)
 
@@ -198,6 +199,7 @@ _proto("rcgc_get_referrers", c_int, c_void_p, c_void_p, OBJECT_FN, c_void_p)
 _proto("rcgc_get_referents", c_int, c_void_p, OBJECT_FN, c_void_p)
 _proto("rcgc_is_finalized", c_bool, c_void_p)
 _proto("rcgc_weakref_new", c_void_p, c_void_p, c_void_p, c_void_p)  # callback: WEAKREF_FN or None
+_proto("rcgc_weakref_new_with_release", c_void_p, c_void_p, c_void_p, c_void_p, c_void_p)  # + WEAKREF_RELEASE_FN
 _proto("rcgc_weakref_get", c_void_p, c_void_p)
 _proto("rcgc_weakref_get_ref", c_int, c_void_p, ctypes.POINTER(c_void_p))
 _proto("rcgc_weakref_count", c_size_t, c_void_p)

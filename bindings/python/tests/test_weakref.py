@@ -108,6 +108,46 @@ def test_a_weak_reference_dropped_first_never_calls_back(heap):
     assert seen == []
 
 
+class Token:
+    """Captured by a callback, to see when the callback is let go."""
+
+
+def test_a_weak_reference_lets_go_of_its_callback_when_freed_like_cpython(heap):
+    # CPython: the weak reference owns its callback and drops it when it is freed,
+    # whether by its count or as cyclic garbage, with the referent still alive.
+    def run(ref, obj, holder, collect):
+        token = Token()
+        gone = weakref.ref(token)
+        w = ref(obj, lambda w, token=token: None)
+        del token
+        alive = [gone() is not None]
+        if holder is None:
+            del w
+        else:
+            holder[0] = holder  # a self-referencing holder: w goes with it
+            holder[1] = w
+            del w, holder
+            collect()
+        alive.append(gone() is not None)
+        return alive
+
+    o = heap.slots(0)
+    ours = [run(rcgc.ref, o, None, None), run(rcgc.ref, o, heap.slots(2), heap.collect)]
+    t = Thing()
+    with quiet_gc():
+        cpython = [run(weakref.ref, t, None, None), run(weakref.ref, t, WList([None, None]), gc.collect)]
+    assert ours == cpython == [[True, False], [True, False]]
+    assert heap._st.weakref_callbacks == {}
+    assert rcgc.getweakrefcount(o) == 0
+
+
+def test_many_weak_references_dropped_first_keep_nothing(heap):
+    o = heap.slots(0)
+    for _ in range(1000):
+        rcgc.ref(o, print)
+    assert heap._st.weakref_callbacks == {}
+
+
 def test_a_weak_reference_is_an_object_like_others(heap):
     o, s = heap.slots(0), heap.slots(2)
     s[0] = rcgc.ref(o)
