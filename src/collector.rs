@@ -659,14 +659,33 @@ impl Heap {
     /// Appends `h` to generation 0: what `track` does once its checks pass
     /// (an untracked live object of a type with traverse, outside traverse
     /// callbacks, in a usable heap).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn track_young(&self, h: &Header) -> Result<(), Error> {
         let id = self.pool().id_of(h);
         let state = self.gc.state_of(0);
-        with(self.gc.generation(0), |v| {
-            if v.len() == v.capacity() || v.len() >= MAX_TRACKED {
-                grow_young(v)?;
+        let placed = with(self.gc.generation(0), |v| {
+            let len = v.len();
+            if len == v.capacity() || len >= MAX_TRACKED {
+                return false;
             }
+            h.place(state, len);
+            v.push(id);
+            true
+        });
+        if !placed {
+            return self.track_young_grow(h, id);
+        }
+        self.tracked.set(self.tracked.get() + 1);
+        Ok(())
+    }
+
+    /// `track_young` when generation 0's vector is full: it grows first.
+    #[cold]
+    #[inline(never)]
+    fn track_young_grow(&self, h: &Header, id: Id) -> Result<(), Error> {
+        let state = self.gc.state_of(0);
+        with(self.gc.generation(0), |v| {
+            grow_young(v)?;
             h.place(state, v.len());
             v.push(id);
             Ok(())
