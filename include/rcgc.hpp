@@ -40,14 +40,12 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -502,75 +500,49 @@ template <class T>
 class weak_ref;
 
 namespace detail {
-/** A weak_ref callback, kept in the registry under its id. */
+/** A weak_ref callback. rcgc owns it as the weak reference object's ctx
+ * (rcgc_weakref_new_with_release) and deletes it through weak_release once it has
+ * run or the object is freed; the user's callable inside goes earlier, when the
+ * last weak_ref sharing it is gone (weak_token), since a weak reference object may
+ * outlive its weak_refs (held by a get_objects() vector, a slots object, ...). */
 struct weak_callback_base {
   virtual ~weak_callback_base() = default;
   virtual void call(void *weakref) = 0;
+  /** Destroys the user's callable: no weak_ref is left to call it for. */
+  virtual void forget() noexcept = 0;
 };
 
-/**
- * The callbacks of live weak_refs, by id. rcgc gets the id as its ctx, never a
- * pointer: once every weak_ref sharing a callback is gone, the id is erased, and a
- * later call from rcgc (the weak reference object may outlive the weak_refs, held
- * by a get_objects() vector, a slots object, ...) finds nothing and does nothing.
- * Ids are never reused. Process-wide and locked: heaps may live on several threads.
- */
-class weak_registry {
- public:
-  static weak_registry &instance() {
-    static weak_registry registry;
-    return registry;
-  }
-  std::uintptr_t add(std::shared_ptr<weak_callback_base> cb) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::uintptr_t id = ++last_id_;
-    callbacks_.emplace(id, std::move(cb));
-    return id;
-  }
-  void erase(std::uintptr_t id) noexcept {
-    std::shared_ptr<weak_callback_base> dropped;  // destroyed after the unlock
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = callbacks_.find(id);
-    if (it != callbacks_.end()) {
-      dropped = std::move(it->second);
-      callbacks_.erase(it);
-    }
-  }
-  std::shared_ptr<weak_callback_base> find(std::uintptr_t id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = callbacks_.find(id);
-    return it == callbacks_.end() ? nullptr : it->second;
-  }
-
- private:
-  std::mutex mutex_;
-  std::uintptr_t last_id_ = 0;
-  std::unordered_map<std::uintptr_t, std::shared_ptr<weak_callback_base>> callbacks_;
-};
-
-/** Shared by a weak_ref and its copies: the last one erases the callback. */
+/** Shared by a weak_ref and its copies: the last one makes the callback forget its
+ * callable. The callback is rcgc's until released, so it is reached weakly. */
 struct weak_token {
-  std::uintptr_t id = 0;
-  ~weak_token() { weak_registry::instance().erase(id); }
+  std::weak_ptr<weak_callback_base> callback;
+  ~weak_token() {
+    if (std::shared_ptr<weak_callback_base> cb = callback.lock()) cb->forget();
+  }
 };
 
-/** The rcgc_weakref_fn of every weak_ref callback: looks the id up, then calls. */
+/** The rcgc_weakref_fn of every weak_ref callback; ctx is rcgc's
+ * std::shared_ptr<weak_callback_base>. */
 inline void weak_trampoline(void *weakref, void *ctx) noexcept {
   try {
-    std::shared_ptr<weak_callback_base> cb =
-        weak_registry::instance().find(reinterpret_cast<std::uintptr_t>(ctx));
-    if (cb) cb->call(weakref);  // `cb` keeps it alive even if the call drops the weak_refs
+    // A copy: the call may drop every weak_ref, and so forget the callable.
+    std::shared_ptr<weak_callback_base> cb = *static_cast<std::shared_ptr<weak_callback_base> *>(ctx);
+    cb->call(weakref);
   } catch (...) {
     report_unraisable("weak_ref callback");
   }
 }
+
+/** The rcgc_weakref_release_fn of every weak_ref callback: rcgc lets go of it. */
+inline void weak_release(void *ctx) noexcept { delete static_cast<std::shared_ptr<weak_callback_base> *>(ctx); }
 
 template <class T, class F>
 struct weak_callback final : weak_callback_base {
   template <class G>
   explicit weak_callback(G &&g) : fn(std::forward<G>(g)) {}
   void call(void *weakref) override;
-  F fn;
+  void forget() noexcept override { fn.reset(); }
+  std::optional<F> fn;
   std::weak_ptr<weak_token> token;
 };
 }  // namespace detail
@@ -614,10 +586,12 @@ class weak_ref {
     auto cb = std::make_shared<cb_type>(std::forward<F>(callback));
     auto token = std::make_shared<detail::weak_token>();
     cb->token = token;
-    token->id = detail::weak_registry::instance().add(cb);
-    void *w = rcgc_weakref_new(void_of(obj.get()), &detail::weak_trampoline,
-                               reinterpret_cast<void *>(token->id));
-    if (w == nullptr) throw error::last();  // `token` then erases the callback
+    token->callback = cb;
+    auto owned = std::make_unique<std::shared_ptr<detail::weak_callback_base>>(std::move(cb));
+    void *w = rcgc_weakref_new_with_release(void_of(obj.get()), &detail::weak_trampoline, owned.get(),
+                                            &detail::weak_release);
+    if (w == nullptr) throw error::last();  // rcgc took nothing: `owned` deletes the callback
+    owned.release();                        // rcgc's now, until weak_release
     w_ = ref<void>(adopt, w);
     token_ = std::move(token);
   }
@@ -687,12 +661,12 @@ void swap(weak_ref<T> &a, weak_ref<T> &b) noexcept {
 template <class T, class F>
 void detail::weak_callback<T, F>::call(void *weakref) {
   std::shared_ptr<weak_token> alive = token.lock();
-  if (!alive) return;  // the last weak_ref is being destroyed
+  if (!alive || !fn) return;  // no weak_ref is left: the callable is gone
   if constexpr (std::is_invocable_v<F &, const weak_ref<T> &>) {
     const weak_ref<T> self(ref<void>(borrow, weakref), std::move(alive));
-    fn(self);
+    (*fn)(self);
   } else {
-    fn();
+    (*fn)();
   }
 }
 

@@ -4,6 +4,7 @@
 // check names the CPython 3.11 snippet it mirrors; in the snippets
 //   import gc, weakref; gc.disable(); class N: __slots__ = ('a', 'b', '__weakref__')
 // and a slots object of 2 slots plays N.
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -151,6 +152,19 @@ void weak_ref_dies_first() {
   CHECK_EQ(rcgc::weakref_count(o), 1);  // the object lives on, ...
   everything.clear();
   o.reset();  // ... but nothing calls a destroyed callback
+  CHECK_EQ(log.size(), 0);
+
+  // The callable is destroyed with the last weak_ref, not with the weak reference
+  // object (which rcgc frees later, and which then lets go of the rest).
+  auto captured = std::make_shared<int>(0);
+  o = h.new_slots(2);
+  w.emplace(o, [captured] { log.push_back("cb"); });
+  CHECK_EQ(captured.use_count(), 2);
+  everything = h.get_objects();
+  w.reset();
+  CHECK_EQ(captured.use_count(), 1);
+  everything.clear();
+  o.reset();
   CHECK_EQ(log.size(), 0);
 }
 
