@@ -35,6 +35,9 @@
 //!   unreachable are cleared without callbacks: this is the rule of CPython's
 //!   newer `Python/gc.c` (`clear_weakrefs` over the final unreachable set);
 //!   CPython 3.11 left them to the deallocation, which called their callbacks.
+//! - A weak reference whose count reached zero and which waits on the
+//!   freeing worklist (rcgc frees iteratively, CPython at once) is already
+//!   gone: `rcgc_weakref_new` does not share it.
 //! - `rcgc_heap_free` clears every weak reference without callbacks after its
 //!   final collection.
 
@@ -218,14 +221,17 @@ impl Heap {
     }
 
     /// The object's weak reference without callback, if it has one (always
-    /// the head of its list).
+    /// the head of its list) that is not being freed: one whose count reached
+    /// zero waits on the freeing worklist, still in the list, and must not
+    /// be handed out again (CPython frees it at once; CPython 3.13's
+    /// try_reuse_basic_ref refuses a weak reference whose count is zero).
     fn basic_ref(&self, referent: &Header) -> Option<&Header> {
         if !referent.weakly_referenced() {
             return None;
         }
         // SAFETY: heads are live weak reference objects.
         let head = unsafe { self.weak.head(referent).as_ref() }?;
-        payload(head).callback.get().is_none().then_some(head)
+        (payload(head).callback.get().is_none() && head.refcnt() > 0).then_some(head)
     }
 
     /// rcgc_weakref_new: a weak reference to `referent` (a new reference).
