@@ -35,9 +35,11 @@
 //!   unreachable are cleared without callbacks: this is the rule of CPython's
 //!   newer `Python/gc.c` (`clear_weakrefs` over the final unreachable set);
 //!   CPython 3.11 left them to the deallocation, which called their callbacks.
-//! - A weak reference whose count reached zero and which waits on the
-//!   freeing worklist (rcgc frees iteratively, CPython at once) is already
-//!   gone: `rcgc_weakref_new` does not share it.
+//! - A weak reference or a referent whose count reached zero and which waits
+//!   on the freeing worklist (rcgc frees iteratively, CPython at once) is
+//!   already gone: `rcgc_weakref_new` does not share such a weak reference,
+//!   and `rcgc_weakref_get` returns NULL for such a referent (CPython 3.11's
+//!   PyWeakref_GET_OBJECT checks the referent's refcount the same way).
 //! - `rcgc_heap_free` clears every weak reference without callbacks after its
 //!   final collection.
 
@@ -433,11 +435,16 @@ impl Heap {
         }
     }
 
-    /// rcgc_weakref_get: the referent, with a new reference, or None once it died.
+    /// rcgc_weakref_get: the referent, with a new reference, or None once it
+    /// died. A referent whose count reached zero is dead even while it waits
+    /// on the freeing worklist with its weak references not cleared yet, as
+    /// CPython 3.11's PyWeakref_GET_OBJECT returns None for a referent whose
+    /// refcount is zero (gh-60806, deallocations the trashcan deferred).
     pub fn weakref_get(&self, wr: &Header) -> Result<Option<&Header>, Error> {
         self.expect_weakref(wr)?;
-        // SAFETY: a weak reference's referent is alive while it is set.
-        let referent = unsafe { payload(wr).referent.get().as_ref() };
+        // SAFETY: a weak reference's referent is alive (its memory not
+        // released) while it is set.
+        let referent = unsafe { payload(wr).referent.get().as_ref() }.filter(|h| h.refcnt() > 0);
         if let Some(h) = referent {
             incref(h);
         }

@@ -455,6 +455,43 @@ static void dying_weakref_not_shared(void) {
   rcgc_heap_free(heap);
 }
 
+/* A referent whose count reached zero, waiting on the freeing worklist, reads
+ * as dead: CPython 3.11's PyWeakref_GET_OBJECT returns None for a referent
+ * whose refcount is 0 (gh-60806: the trashcan defers deallocations there as
+ * rcgc's worklist does here).
+ *   class F(N): def __del__(self): got.append(self.a())
+ *   x = N(); w = weakref.ref(x); m = F(); m.a = w
+ *   h = N(); h.a = x; h.b = m; del x, m, h          (h drops x, then m)
+ *   got -> [None]; w() is None                                 (CPython 3.11) */
+static void *got_in_finalizer;
+static void read_weakref_a(void *self) {
+  got_in_finalizer = rcgc_weakref_get(((F *)self)->a);
+}
+static void dying_referent_reads_dead(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  void *x = rcgc_slots_new(heap, 2);
+  void *w = rcgc_weakref_new(x, NULL, NULL);
+  F *m = rcgc_alloc(type);
+  rcgc_set_ref(&m->a, w);
+  void *h = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(h, 0, x), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(h, 1, m), RCGC_OK);
+  rcgc_decref(x);
+  rcgc_decref(m);
+  f_action = read_weakref_a;
+  reset_log();
+  got_in_finalizer = w;
+  rcgc_decref(h); /* x waits (count 0) while m, pushed last, is freed first */
+  f_action = NULL;
+  CHECK_STREQ(events, "D");
+  CHECK(got_in_finalizer == NULL);
+  CHECK(rcgc_weakref_get(w) == NULL);
+  rcgc_decref(w);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
 /* Inside a weak reference callback of a collection: a collection is refused,
  * allocation works, and new weak references work. (In CPython, gc.collect()
  * from inside a collection returns 0 without collecting.) */
@@ -597,6 +634,7 @@ int main(void) {
   called_back_weakref_moves();
   made_during_finalization();
   dying_weakref_not_shared();
+  dying_referent_reads_dead();
   callback_may_work();
   deferred_weakref_does_not_call_back();
   any_object();
