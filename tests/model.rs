@@ -154,9 +154,10 @@ fn called_back_weakref_moves_to_the_target_generation() {
 
 /// Two old objects held only by two cycles: a weak reference with a recording
 /// callback, and its referent. Which cycle is cleared first, hence whether the
-/// callback runs, depends on the order of the unreachable list; the heap's
-/// differs from the model's id order here (an earlier free moved the last
-/// object of generation 0 into its place).
+/// callback runs, depends on the order of the unreachable list, which the
+/// model reads from the heap (RCGC_DEBUG_COLLECTABLE); the heap's differs from
+/// id order here (an earlier free moved the last object of generation 0 into
+/// its place), so a model walking the set in id order fails.
 #[test]
 fn callback_that_depends_on_list_order() {
     let config = CaseConfig {
