@@ -9,22 +9,25 @@
 //! callbacks, a slots object with 0..=3 slots, or a weak reference made by
 //! rcgc_weakref_new, which has no fields), its references, how many references
 //! the test holds on it ("external": the handles, plus what finalizers resurrected
-//! into the test's list), hence its refcount, its generation and whether its
-//! finalizer ran; for a weak reference its referent (until cleared) and its
-//! callback; for every object the list of weak references to it, in the heap's
-//! order; and the collector's counts, thresholds, enabled flag and
-//! long_lived_pending/total. From those it predicts, with the rules of CPython
-//! 3.11's Modules/gcmodule.c and Objects/weakrefobject.c (see the top comments of
-//! src/collector.rs and src/weakref.rs):
+//! into the test's list or made and handed to the test), hence its refcount, its
+//! generation and whether its finalizer ran; for a weak reference its referent
+//! (until cleared), its callback and the callback's `ctx`; for every object the
+//! list of weak references to it, in the heap's order; and the collector's
+//! counts, thresholds, enabled flag and long_lived_pending/total. From those it
+//! predicts, with the rules of CPython 3.11's Modules/gcmodule.c and
+//! Objects/weakrefobject.c (see the top comments of src/collector.rs and
+//! src/weakref.rs):
 //!
-//! - counting: every allocation of a tracked object (weak references included)
-//!   adds 1 to count 0, every freeing of one subtracts 1 if above 0; the
-//!   allocation that makes count 0 exceed threshold 0 (enabled, threshold 0
-//!   non-zero) first collects the oldest generation whose count exceeds its
-//!   threshold, generation 2 only when long_lived_pending >= long_lived_total /
-//!   4; a collection of g adds 1 to count g+1 and zeroes counts 0..=g (with the
-//!   `stress-gc` feature every tracked allocation collects, at least generation
-//!   0);
+//! - counting: every allocation of a tracked object (weak references included,
+//!   those finalizers make during a collection too) adds 1 to count 0, every
+//!   freeing of one subtracts 1 if above 0; the allocation that makes count 0
+//!   exceed threshold 0 (enabled, threshold 0 non-zero) first collects the
+//!   oldest generation whose count exceeds its threshold, generation 2 only when
+//!   long_lived_pending >= long_lived_total / 4, unless a collection or the
+//!   freeing of objects is running (an allocation by a finalizer never
+//!   collects); a collection of g adds 1 to count g+1 and zeroes counts 0..=g
+//!   when it starts (with the `stress-gc` feature every tracked allocation
+//!   collects, at least generation 0, under the same exception);
 //! - one collection: candidates (generations 0..=g), gc_refs = refcount minus
 //!   references from candidates, reachable = closure of gc_refs > 0, survivors to
 //!   min(g+1, 2); then (handle_weakrefs) weak references to unreachable objects,
@@ -33,33 +36,66 @@
 //!   held for its call and moved afterwards, if alive, to the survivors'
 //!   generation; finalizers of every unreachable object not yet finalized run
 //!   (each object's finalizer runs at most once, ever) before any clear; the
-//!   unreachable set is scanned again and what the finalizers resurrected
-//!   survives; the count returned is what is still unreachable (objects freed
-//!   during finalization are not counted) plus the weak references freed as
-//!   their callbacks returned (CPython 3.11 counts them); clearing the rest
-//!   frees the cycles, what each clear releases being freed after it;
+//!   weak references they make are new objects in generation 0, outside the
+//!   unreachable set; the unreachable set is scanned again and what the
+//!   finalizers resurrected survives; then the weak references the finalizers
+//!   made to what is still unreachable are cleared, without callbacks (rcgc's
+//!   documented rule, newer CPython's `clear_weakrefs` over the final
+//!   unreachable set in Python/gc.c: CPython 3.11 leaves them to the
+//!   deallocation during the clearing, which runs their callbacks); the count
+//!   returned is what is still unreachable (objects freed during finalization
+//!   are not counted, nor are weak references finalizers made) plus the weak
+//!   references freed as their callbacks returned in handle_weakrefs (CPython
+//!   3.11 counts them); clearing the rest frees the cycles, what each clear
+//!   releases being freed after it. The model walks the unreachable set in the
+//!   heap's list order, for the callbacks, the finalizers and the clears alike:
+//!   it reads that order from the RCGC_DEBUG_COLLECTABLE lines the heap writes
+//!   for each collection (to a sink; a gc callback marks where each collection
+//!   starts), after checking that the heap's set is the model's. CPython's
+//!   algorithm leaves that order open, and outcomes depend on it: which
+//!   finalizer runs from deallocation rather than from the collector's loop
+//!   (hence whether what it resurrects lands in generation 0 or the target
+//!   generation), whether a weak reference and its referent dying in the same
+//!   step call back, whether a finalizer gets the shared weak reference that
+//!   the references another finalizer (or a clear) drops free in the same
+//!   step, and count 0 (allocations and saturated decrements interleave);
 //! - refcounting: an object whose count reaches 0 runs its finalizer (if not
 //!   run yet; resurrection puts it back in generation 0), then its weak
-//!   references are cleared and the callbacks of those whose own count is not
-//!   0 run, a weak reference lets go of its referent, and it drops its
-//!   references onto a last-in-first-out worklist like the heap's (so the
-//!   model follows rcgc's freeing order, which differs from CPython's recursive
-//!   one: README, Weak references);
+//!   references (those its finalizer just made to it included) are cleared and
+//!   the callbacks of those whose own count is not 0 run, a weak reference lets
+//!   go of its referent, and it drops its references onto a last-in-first-out
+//!   worklist like the heap's (so the model follows rcgc's freeing order, which
+//!   differs from CPython's recursive one: README, Weak references);
 //! - weak references: rcgc_weakref_new without callback returns the object's
-//!   shared weak reference (without callback) when it has one, as a new
-//!   reference; otherwise it allocates (holding the referent meanwhile: the
-//!   allocation may collect), and the new one goes first in the list if it has
-//!   no callback, else right after the shared one; rcgc_weakref_get returns the
-//!   referent until the weak reference is cleared, NULL afterwards.
+//!   shared weak reference (the first in its list, without callback, and not
+//!   waiting on the worklist with a count of 0: that one is being freed, as it
+//!   would already be in CPython) when it has one, as a new reference;
+//!   otherwise it allocates (holding the referent meanwhile: the allocation may
+//!   collect); if it has no callback and that collection's finalizers made the
+//!   object a shared weak reference meanwhile, it returns that one instead and
+//!   frees the new one at once (count 0 goes up and down again), as CPython's
+//!   PyWeakref_NewRef does; otherwise the new one goes first in the list if it
+//!   has no callback, else right after the first if that one has none;
+//!   rcgc_weakref_get returns the referent until the weak reference is
+//!   cleared, NULL afterwards.
 //!
 //! Finalizer behaviours (per Node, changeable): none; resurrect the object itself
 //! (incref it and push it on the test's "resurrected" list); resurrect its first
 //! referent the same way; drop its first reference (which can free objects in
-//! the middle of a collection's finalization). Weak reference callbacks (`ctx`:
-//! the weak reference's model id) never allocate: none; record the call; record
-//! it and drop the reference the test handed the callback at creation, so that
-//! the weak reference is freed as its callback returns unless something else
-//! holds it (this is how the collect result's weak reference term is checked).
+//! the middle of a collection's finalization); make a weak reference, without
+//! callback or with a recording one, to the object itself or to its first
+//! referent (if any), and hand it to the test, which from then on holds it as
+//! it holds the weak references operations make (they can be read and dropped,
+//! and freed by a later collection). The heap's finalizer reports the address
+//! rcgc_weakref_new returned and the Node it finalized; the model, running the
+//! same finalizer, takes that address for its new weak reference, or checks
+//! that it is the shared one the model returns. Weak reference callbacks
+//! never allocate (`ctx`: the number of the operation that made the weak
+//! reference, or for one a finalizer made, the Node's id with the top bit
+//! set): none; record the call; record it and drop the reference the test
+//! handed the callback at creation, so that the weak reference is freed as its
+//! callback returns unless something else holds it (this is how the collect
+//! result's weak reference term is checked).
 //!
 //! After every operation the harness checks: the live set (destroy callbacks of
 //! Nodes, and of a private untracked "tag" object each slots object holds in an
@@ -67,26 +103,16 @@
 //! weak reference objects rcgc_get_objects lists) equals the model's, each object
 //! destroyed exactly once; every live object's refcount and generation; the
 //! counts, thresholds, enabled flag and the heap's live/tracked statistics; the
-//! objects finalizers resurrected; the callbacks that ran, each at most once
-//! ever, with its own weak reference, which rcgc_weakref_get already reported
-//! cleared during the call; what rcgc_weakref_get returns for every live weak
-//! reference; rcgc_weakref_count of every live object; that no misuse was
-//! reported. After every collection the count returned equals the model's;
-//! after every full collection the live set is exactly what is reachable from
-//! the test's references and from the references of callbacks not run yet.
-//!
-//! CPython's algorithm leaves the order of the unreachable list open, and
-//! outcomes depend on it: which finalizer runs from deallocation rather than
-//! from the collector's loop when a finalizer frees an unreachable object
-//! (hence whether what that finalizer resurrects lands in generation 0 or the
-//! target generation), and whether a weak reference with a callback and its
-//! referent dying in the same step (both outside the unreachable set, held
-//! only by it) call back. The model walks the unreachable set in the heap's
-//! list order, for the callbacks, the finalizers and the clears alike: it
-//! reads that order from the RCGC_DEBUG_COLLECTABLE lines the heap writes for
-//! each collection (to a sink; a gc callback marks where each collection
-//! starts), after checking that the heap's set is the model's; and the
-//! harness checks that the heap ran exactly the collections the model ran.
+//! objects finalizers resurrected; the weak references finalizers made (each
+//! the model's new one, or the shared one it expects, and no other); the
+//! callbacks that ran, each at most once ever, with its own weak reference,
+//! which rcgc_weakref_get already reported cleared during the call; what
+//! rcgc_weakref_get returns for every live weak reference; rcgc_weakref_count
+//! of every live object; that the heap ran exactly the collections the model
+//! ran, each with the model's unreachable set; that no misuse was reported.
+//! After every collection the count returned equals the model's; after every
+//! full collection the live set is exactly what is reachable from the test's
+//! references and from the references of callbacks not run yet.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -122,9 +148,10 @@ impl Triple {
 
 // The gc-module side of the collector (counts, thresholds, enable, the list of
 // tracked objects, gc callbacks) is reached through the C API, as a program
-// would: the core keeps that state crate-private. A heap handle is the heap's address. Reading a
-// weak reference goes through the C API too (rcgc_weakref_get_ref in the
-// operation, rcgc_weakref_get inside callbacks).
+// would: the core keeps that state crate-private. A heap handle is the heap's
+// address. Reading a weak reference goes through the C API too
+// (rcgc_weakref_get_ref in the operation, rcgc_weakref_get inside callbacks),
+// and so does making one inside a finalizer (rcgc_weakref_new).
 unsafe extern "C" {
     fn rcgc_get_count(heap: *const c_void) -> Triple;
     fn rcgc_get_threshold(heap: *const c_void) -> Triple;
@@ -143,6 +170,7 @@ unsafe extern "C" {
         f: Option<unsafe extern "C" fn(obj: *mut c_void, ctx: *mut c_void)>,
         ctx: *mut c_void,
     ) -> rcgc_result;
+    fn rcgc_weakref_new(obj: *mut c_void, callback: rcgc_weakref_fn, ctx: *mut c_void) -> *mut c_void;
     fn rcgc_weakref_get(weakref: *const c_void) -> *mut c_void;
     fn rcgc_weakref_get_ref(weakref: *const c_void, obj_out: *mut *mut c_void) -> rcgc_result;
 }
@@ -151,7 +179,7 @@ unsafe extern "C" {
 /// value is valid and shrinking keeps sequences meaningful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Allocate a Node (the test holds the new reference); `fin` % 4 is its finalizer.
+    /// Allocate a Node (the test holds the new reference); `fin` % 8 is its finalizer.
     AllocNode { fin: u8 },
     /// Allocate a slots object with `n` % 4 slots.
     AllocSlots { n: u8 },
@@ -172,7 +200,7 @@ pub enum Op {
     Enable,
     /// rcgc_disable.
     Disable,
-    /// Change a live Node's finalizer behaviour (`fin` % 4).
+    /// Change a live Node's finalizer behaviour (`fin` % 8).
     SetFin { obj: u16, fin: u8 },
     /// rcgc_weakref_new on a live object, any kind (the test holds the new
     /// reference); `callback` % 3 says which callback (see `Callback`).
@@ -194,21 +222,55 @@ pub enum Fin {
     ResurrectReferent,
     /// Clear field `a` (rcgc_clear_ref), which may free what it referenced.
     DropFirst,
+    /// Make a weak reference without callback to itself (rcgc_weakref_new,
+    /// which may return the shared one) and hand it to the test, which then
+    /// holds it as it holds the weak references operations make.
+    WeakSelf,
+    /// The same with a `Record` callback.
+    WeakSelfRecord,
+    /// Make a weak reference without callback to its first referent (field
+    /// `a`), if any, and hand it to the test.
+    WeakReferent,
+    /// The same with a `Record` callback.
+    WeakReferentRecord,
 }
 
 impl Fin {
     pub fn from_byte(b: u8) -> Fin {
-        match b % 4 {
+        match b % 8 {
             0 => Fin::Nothing,
             1 => Fin::ResurrectSelf,
             2 => Fin::ResurrectReferent,
-            _ => Fin::DropFirst,
+            3 => Fin::DropFirst,
+            4 => Fin::WeakSelf,
+            5 => Fin::WeakSelfRecord,
+            6 => Fin::WeakReferent,
+            _ => Fin::WeakReferentRecord,
+        }
+    }
+
+    /// For the finalizers that make a weak reference: whether it is to the
+    /// object itself (else to its first referent).
+    fn weak_to_self(self) -> bool {
+        matches!(self, Fin::WeakSelf | Fin::WeakSelfRecord)
+    }
+
+    /// For the finalizers that make a weak reference: its callback.
+    fn weak_callback(self) -> Callback {
+        if matches!(self, Fin::WeakSelfRecord | Fin::WeakReferentRecord) {
+            Callback::Record
+        } else {
+            Callback::None
         }
     }
 }
 
-/// What a weak reference's callback does. It never allocates, so no collection
-/// runs inside one.
+/// The `ctx` of a weak reference with a callback made by a finalizer: this
+/// bit or'ed with the finalized Node's id (each finalizer runs at most once).
+/// Operations use the operation's number.
+const MADE_BY_FINALIZER: usize = 1 << (usize::BITS - 1);
+
+/// What a weak reference's callback does. It never allocates (finalizers do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Callback {
     /// No callback: the referent's shared weak reference.
@@ -232,6 +294,22 @@ impl Callback {
             _ => Callback::DropRef,
         }
     }
+}
+
+/// What one sequence exercised, among the cases that random sequences rarely
+/// build (the fixed sequences of tests/model.rs check that they build theirs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exercised {
+    /// rcgc_weakref_new without callback returned the shared weak reference
+    /// that a finalizer made during the collection its allocation ran.
+    pub shared_meanwhile: usize,
+    /// Finalizers made a new weak reference.
+    pub finalizer_weakrefs: usize,
+    /// Finalizers got the shared weak reference.
+    pub finalizer_shared: usize,
+    /// Weak references finalizers made to garbage, cleared after the
+    /// finalizers of a collection.
+    pub cleared_after_finalizers: usize,
 }
 
 /// Per-sequence settings.
@@ -261,9 +339,14 @@ pub struct Totals {
     pub freed_while_finalizing: AtomicUsize,
     pub weakrefs: AtomicUsize,
     pub shared_weakrefs: AtomicUsize,
+    pub shared_meanwhile: AtomicUsize,
     pub callbacks: AtomicUsize,
     pub callbacks_suppressed: AtomicUsize,
     pub freed_by_callbacks: AtomicUsize,
+    pub finalizer_weakrefs: AtomicUsize,
+    pub finalizer_shared: AtomicUsize,
+    pub finalizer_callbacks: AtomicUsize,
+    pub cleared_after_finalizers: AtomicUsize,
 }
 
 pub static TOTALS: Totals = Totals {
@@ -279,9 +362,14 @@ pub static TOTALS: Totals = Totals {
     freed_while_finalizing: AtomicUsize::new(0),
     weakrefs: AtomicUsize::new(0),
     shared_weakrefs: AtomicUsize::new(0),
+    shared_meanwhile: AtomicUsize::new(0),
     callbacks: AtomicUsize::new(0),
     callbacks_suppressed: AtomicUsize::new(0),
     freed_by_callbacks: AtomicUsize::new(0),
+    finalizer_weakrefs: AtomicUsize::new(0),
+    finalizer_shared: AtomicUsize::new(0),
+    finalizer_callbacks: AtomicUsize::new(0),
+    cleared_after_finalizers: AtomicUsize::new(0),
 };
 
 impl Totals {
@@ -291,9 +379,12 @@ impl Totals {
             "{} sequences, {} operations, {} objects; collections checked: {} of generation 0, {} of generation 1, \
              {} of generation 2 (+{} automatic, predicted); {} unreachable objects found; {} full collections \
              checked against reachability; {} finalizers run, {} resurrections, {} objects freed by \
-             finalizers during a collection; {} weak references made (+{} times the shared one returned), {} \
-             callbacks run, {} not run because their weak reference was garbage, {} weak references freed by \
-             their callback in a collection (counted in its result)",
+             finalizers during a collection; {} weak references made by operations (+{} times the shared one \
+             returned, {} of them made by a collection during the allocation), {} callbacks run, {} not run \
+             because their weak reference was garbage, {} weak references freed by their callback in a \
+             collection (counted in its result); finalizers made {} weak references (+{} times the shared one \
+             returned), whose callbacks ran {} times, and {} of them were cleared after the finalizers of a \
+             collection, without callback",
             get(&self.sequences),
             get(&self.operations),
             get(&self.objects),
@@ -308,9 +399,14 @@ impl Totals {
             get(&self.freed_while_finalizing),
             get(&self.weakrefs),
             get(&self.shared_weakrefs),
+            get(&self.shared_meanwhile),
             get(&self.callbacks),
             get(&self.callbacks_suppressed),
             get(&self.freed_by_callbacks),
+            get(&self.finalizer_weakrefs),
+            get(&self.finalizer_shared),
+            get(&self.finalizer_callbacks),
+            get(&self.cleared_after_finalizers),
         )
     }
 }
@@ -348,6 +444,9 @@ thread_local! {
     static FINALIZED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     /// Weak reference callback calls, in order.
     static CALLED: RefCell<Vec<Call>> = const { RefCell::new(Vec::new()) };
+    /// Weak references finalizers made and handed to the test, with the id of
+    /// the Node whose finalizer made each.
+    static MADE: RefCell<Vec<(usize, *mut c_void)>> = const { RefCell::new(Vec::new()) };
     /// One entry per collection the heap started: its unreachable set in the
     /// heap's list order (RCGC_DEBUG_COLLECTABLE's lines).
     static COLLECTIONS: RefCell<VecDeque<Vec<usize>>> = const { RefCell::new(VecDeque::new()) };
@@ -356,8 +455,8 @@ thread_local! {
 /// One call of a weak reference callback.
 #[derive(Debug)]
 struct Call {
-    /// The `ctx` given to rcgc_weakref_new: the model id of the weak reference.
-    id: usize,
+    /// The `ctx` given to rcgc_weakref_new (see `MADE_BY_FINALIZER`).
+    ctx: usize,
     /// The weak reference the callback received.
     weakref: *mut c_void,
     /// What rcgc_weakref_get returned for it during the call.
@@ -388,7 +487,8 @@ unsafe extern "C" fn node_finalize(obj: *mut c_void) {
     // SAFETY: a live Node (the heap holds it during the call).
     let (id, fin, a) = unsafe { ((*node).id, (*node).fin, (*node).a) };
     FINALIZED.with(|f| f.borrow_mut().push(id));
-    match Fin::from_byte(fin as u8) {
+    let fin = Fin::from_byte(fin as u8);
+    match fin {
         Fin::Nothing => {}
         Fin::ResurrectSelf => {
             // SAFETY: a live object.
@@ -404,6 +504,21 @@ unsafe extern "C" fn node_finalize(obj: *mut c_void) {
         }
         // SAFETY: the field of a live Node.
         Fin::DropFirst => unsafe { set_ref(&raw mut (*node).a, ptr::null_mut(), "node_finalize") },
+        Fin::WeakSelf | Fin::WeakSelfRecord | Fin::WeakReferent | Fin::WeakReferentRecord => {
+            let target = if fin.weak_to_self() { obj } else { a };
+            if target.is_null() {
+                return;
+            }
+            let (f, ctx): (rcgc_weakref_fn, *mut c_void) = match fin.weak_callback() {
+                Callback::None => (None, ptr::null_mut()),
+                _ => (Some(weak_record), ptr::without_provenance_mut(MADE_BY_FINALIZER | id)),
+            };
+            // SAFETY: a live object: the Node, or what its field holds.
+            let weakref = unsafe { rcgc_weakref_new(target, f, ctx) };
+            if !weakref.is_null() {
+                MADE.with(|m| m.borrow_mut().push((id, weakref)));
+            }
+        }
     }
 }
 
@@ -424,7 +539,7 @@ unsafe extern "C" fn weak_record(weakref: *mut c_void, ctx: *mut c_void) {
     let referent = unsafe { rcgc_weakref_get(weakref) };
     CALLED.with(|c| {
         c.borrow_mut().push(Call {
-            id: ctx.addr(),
+            ctx: ctx.addr(),
             weakref,
             referent,
         })
@@ -497,8 +612,22 @@ struct Weak {
     /// The referent; None once cleared.
     referent: Option<usize>,
     callback: Callback,
+    /// The callback's `ctx` (see `MADE_BY_FINALIZER`).
+    ctx: usize,
     /// A DropRef callback still holds the reference the test handed it.
     held_by_callback: bool,
+}
+
+/// How rcgc_weakref_new answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Made {
+    /// A new weak reference.
+    New,
+    /// The referent's shared weak reference.
+    Shared,
+    /// The shared weak reference a collection made (a finalizer) while the
+    /// new one was allocated, which is freed at once.
+    SharedMeanwhile,
 }
 
 #[derive(Clone, Debug)]
@@ -556,6 +685,8 @@ struct Model {
     /// The deallocation worklist (objects whose count reached 0 while freeing).
     draining: bool,
     worklist: Vec<usize>,
+    /// A collection is running (no automatic collection starts).
+    collecting: bool,
     /// During a collection: membership of the unreachable set.
     in_unreachable: Vec<bool>,
     /// Objects the finalizers of the current operation resurrected into the test's list.
@@ -566,6 +697,7 @@ struct Model {
     /// Disagreements with the heap found while running the current operation
     /// (the harness reports them).
     errors: Vec<String>,
+    exercised: Exercised,
 }
 
 impl Model {
@@ -581,11 +713,13 @@ impl Model {
             finalizers,
             draining: false,
             worklist: Vec::new(),
+            collecting: false,
             in_unreachable: Vec::new(),
             resurrected: Vec::new(),
             finalizers_run: 0,
             calls: Vec::new(),
             errors: Vec::new(),
+            exercised: Exercised::default(),
         }
     }
 
@@ -594,12 +728,13 @@ impl Model {
     }
 
     /// The allocation of a tracked object: count it, and collect first when one is
-    /// due (CPython's _PyObject_GC_Link and gc_collect_generations). Returns the
-    /// generation collected.
+    /// due (CPython's _PyObject_GC_Link and gc_collect_generations), never while
+    /// a collection or the freeing of objects runs (the heap is not idle: a
+    /// finalizer's allocation). Returns the generation collected.
     fn count_allocation(&mut self) -> Option<usize> {
         self.count[0] += 1;
         let due = self.stress || (self.count[0] > self.th[0] && self.th[0] != 0);
-        if !(due && self.enabled) {
+        if !(due && self.enabled) || self.draining || self.collecting {
             return None;
         }
         for g in (0..3).rev() {
@@ -614,11 +749,13 @@ impl Model {
         None
     }
 
-    /// A new object held by the test; returns whether an automatic collection ran first.
-    fn alloc(&mut self, kind: Kind, fin: Fin, fields: usize, p: *mut c_void) -> Option<usize> {
+    /// A new object held by the test; returns its id (known only now: the
+    /// finalizers of a collection its allocation ran may have made weak
+    /// references) and the generation of that collection, if any.
+    fn alloc(&mut self, kind: Kind, fin: Fin, fields: usize, p: *mut c_void) -> (usize, Option<usize>) {
         let collected = self.count_allocation();
         self.objs.push(Obj::new(kind, fin, fields, p));
-        collected
+        (self.objs.len() - 1, collected)
     }
 
     fn incref(&mut self, i: usize) {
@@ -646,6 +783,13 @@ impl Model {
         }
     }
 
+    /// The freeing of a tracked object.
+    fn count_deallocation(&mut self) {
+        if self.count[0] > 0 {
+            self.count[0] -= 1;
+        }
+    }
+
     /// What a Node's finalizer does (once per object, ever).
     fn run_finalizer(&mut self, i: usize) {
         self.finalizers_run += 1;
@@ -668,6 +812,57 @@ impl Model {
                     self.set_field(i, 0, None);
                 }
             }
+            Fin::WeakSelf | Fin::WeakSelfRecord | Fin::WeakReferent | Fin::WeakReferentRecord => {
+                let fin = self.objs[i].fin;
+                let target = if fin.weak_to_self() {
+                    Some(i)
+                } else {
+                    self.objs[i].refs[0]
+                };
+                if let Some(x) = target {
+                    self.finalizer_weakref(i, x, fin.weak_callback());
+                }
+            }
+        }
+    }
+
+    /// The finalizer of Node `i` makes a weak reference to `x` and hands it to
+    /// the test: the heap's finalizer made it already, and left its address
+    /// in MADE, which the model's (new or shared) weak reference must have.
+    fn finalizer_weakref(&mut self, i: usize, x: usize, callback: Callback) {
+        let made = MADE.with(|m| {
+            let mut m = m.borrow_mut();
+            let at = m.iter().position(|&(creator, _)| creator == i)?;
+            Some(m.remove(at).1)
+        });
+        let Some(p) = made else {
+            self.errors.push(format!(
+                "the finalizer of object {i} made no weak reference; the model's makes one to object {x}"
+            ));
+            return;
+        };
+        let (w, made, _) = self.weakref_new(x, callback, MADE_BY_FINALIZER | i, p);
+        if made == Made::New {
+            add(&TOTALS.finalizer_weakrefs, 1);
+            self.exercised.finalizer_weakrefs += 1;
+        } else {
+            add(&TOTALS.finalizer_shared, 1);
+            self.exercised.finalizer_shared += 1;
+        }
+        if let Some(error) = self.check_made(w, made, p) {
+            self.errors.push(format!("in the finalizer of object {i}: {error}"));
+        }
+    }
+
+    /// Whether rcgc_weakref_new's answer `p` is the model's `w`, a weak
+    /// reference the model made (`made`) or shared.
+    fn check_made(&self, w: usize, made: Made, p: *mut c_void) -> Option<String> {
+        match made {
+            Made::New => self.alive().find(|&i| i != w && self.objs[i].p == p).map(|other| {
+                format!("rcgc_weakref_new returned object {other}, the model expects a new weak reference")
+            }),
+            Made::Shared | Made::SharedMeanwhile => (self.objs[w].p != p)
+                .then(|| format!("rcgc_weakref_new did not return the shared weak reference {w} ({made:?})")),
         }
     }
 
@@ -720,9 +915,7 @@ impl Model {
         let o = &mut self.objs[x];
         o.alive = false;
         let refs: Vec<usize> = o.refs.iter_mut().filter_map(Option::take).collect();
-        if self.count[0] > 0 {
-            self.count[0] -= 1;
-        }
+        self.count_deallocation();
         for t in refs {
             self.decref(t);
         }
@@ -732,26 +925,50 @@ impl Model {
         self.objs[w].weak.as_ref().expect("model: a weak reference")
     }
 
-    /// The shared weak reference (the one without callback) to `x`, if any.
-    fn shared_weakref(&self, x: usize) -> Option<usize> {
+    /// The first weak reference to `x` if it has no callback: the shared one,
+    /// or one whose count reached 0 and which waits on the worklist.
+    fn first_without_callback(&self, x: usize) -> Option<usize> {
         let first = *self.objs[x].weakrefs.first()?;
         (self.weak(first).callback == Callback::None).then_some(first)
     }
 
-    /// rcgc_weakref_new(x) returned `p`: the weak reference the test now holds
-    /// (the shared one, or a new one made with `p`), and the generation of the
-    /// automatic collection its allocation ran, if any.
-    fn weakref_new(&mut self, x: usize, callback: Callback, p: *mut c_void) -> (usize, Option<usize>) {
+    /// The shared weak reference (the one without callback) to `x`, if any:
+    /// one waiting on the worklist is being freed and is not shared.
+    fn shared_weakref(&self, x: usize) -> Option<usize> {
+        self.first_without_callback(x).filter(|&w| self.objs[w].rc > 0)
+    }
+
+    /// rcgc_weakref_new(x, callback, ctx) returned `p`: the weak reference the
+    /// test now holds (the shared one, or a new one made with `p`), how it
+    /// was made, and the generation of the automatic collection its
+    /// allocation ran, if any.
+    fn weakref_new(
+        &mut self,
+        x: usize,
+        callback: Callback,
+        ctx: usize,
+        p: *mut c_void,
+    ) -> (usize, Made, Option<usize>) {
         if callback == Callback::None
             && let Some(shared) = self.shared_weakref(x)
         {
             self.objs[shared].ext += 1;
             self.incref(shared);
-            return (shared, None);
+            return (shared, Made::Shared, None);
         }
         // The referent is held while the allocation may collect.
         self.incref(x);
         let collected = self.count_allocation();
+        if callback == Callback::None
+            && let Some(shared) = self.shared_weakref(x)
+        {
+            // A finalizer of that collection made one: the new one is freed.
+            self.objs[shared].ext += 1;
+            self.incref(shared);
+            self.count_deallocation();
+            self.decref(x);
+            return (shared, Made::SharedMeanwhile, collected);
+        }
         let w = self.objs.len();
         let held_by_callback = callback == Callback::DropRef;
         let mut o = Obj::new(Kind::WeakRef, Fin::Nothing, 0, p);
@@ -759,13 +976,23 @@ impl Model {
         o.weak = Some(Weak {
             referent: Some(x),
             callback,
+            ctx,
             held_by_callback,
         });
         self.objs.push(o);
-        let at = usize::from(callback != Callback::None && self.shared_weakref(x).is_some());
+        let at = usize::from(callback != Callback::None && self.first_without_callback(x).is_some());
         self.objs[x].weakrefs.insert(at, w);
         self.decref(x);
-        (w, collected)
+        (w, Made::New, collected)
+    }
+
+    /// The weak reference with a callback whose `ctx` is `ctx`, alive or not.
+    fn weakref_with_ctx(&self, ctx: usize) -> Option<usize> {
+        (0..self.objs.len()).find(|&i| {
+            self.objs[i]
+                .weak
+                .is_some_and(|w| w.callback != Callback::None && w.ctx == ctx)
+        })
     }
 
     /// A weak reference's clear: it lets go of its referent, without callback.
@@ -932,6 +1159,7 @@ impl Model {
             self.pending += survivors;
         }
         let unreachable = self.heap_order(g, unreachable);
+        self.collecting = true;
         self.in_unreachable = vec![false; n];
         for &i in &unreachable {
             self.in_unreachable[i] = true;
@@ -957,8 +1185,10 @@ impl Model {
         let weakrefs_freed = self.run_callbacks(due, Some(target));
         add(&TOTALS.freed_by_callbacks, weakrefs_freed);
 
-        // Finalizers of the unreachable objects, all before any clear.
+        // Finalizers of the unreachable objects, all before any clear. The weak
+        // references they make are new objects (ids from n on), outside the set.
         let alive_before = self.alive().count();
+        let objs_before = self.objs.len();
         if self.finalizers {
             for &i in &unreachable {
                 let o = &self.objs[i];
@@ -970,10 +1200,16 @@ impl Model {
                 }
             }
         }
-        add(&TOTALS.freed_while_finalizing, alive_before - self.alive().count());
+        // (Minus the weak references the finalizers made, which the test holds.)
+        add(
+            &TOTALS.freed_while_finalizing,
+            alive_before + (self.objs.len() - objs_before) - self.alive().count(),
+        );
 
         // What the finalizers made reachable again survives.
-        let set: Vec<bool> = (0..n).map(|i| self.in_unreachable[i] && self.objs[i].alive).collect();
+        let set: Vec<bool> = (0..self.objs.len())
+            .map(|i| i < n && self.in_unreachable[i] && self.objs[i].alive)
+            .collect();
         let reach = self.reachable_within(&set);
         let mut garbage = Vec::new();
         for &i in unreachable.iter().filter(|&&i| set[i]) {
@@ -983,6 +1219,14 @@ impl Model {
             } else {
                 garbage.push(i);
             }
+        }
+        // Weak references the finalizers made to what is still garbage are
+        // cleared, without callbacks (newer CPython's rule: see the top comment).
+        for &i in &garbage {
+            add(&TOTALS.cleared_after_finalizers, self.objs[i].weakrefs.len());
+            self.exercised.cleared_after_finalizers += self.objs[i].weakrefs.len();
+            let due = self.clear_weakrefs_to(i, |_, _| false);
+            assert!(due.is_empty(), "model: no callback is due");
         }
         let found = garbage.len() + weakrefs_freed;
 
@@ -1007,6 +1251,7 @@ impl Model {
             }
         }
         self.in_unreachable.clear();
+        self.collecting = false;
         found
     }
 
@@ -1080,6 +1325,7 @@ impl Harness {
         RESURRECTED.with(|r| r.borrow_mut().clear());
         MISUSE.with(|m| m.borrow_mut().clear());
         CALLED.with(|c| c.borrow_mut().clear());
+        MADE.with(|m| m.borrow_mut().clear());
         COLLECTIONS.with(|c| c.borrow_mut().clear());
 
         let heap = Heap::new(Config::default()).expect("Heap::new");
@@ -1201,16 +1447,16 @@ impl Harness {
                     return;
                 }
                 let fin = Fin::from_byte(fin);
-                let id = self.model.objs.len();
                 // SAFETY: the type lives as long as the heap.
                 let ty = unsafe { &*self.node_type };
                 let p = self.heap().alloc(ty, size_of::<Node>()).expect("alloc Node").payload();
-                // SAFETY: a fresh, zeroed Node payload.
+                let id;
+                (id, automatic) = self.model.alloc(Kind::Node, fin, 2, p);
+                // SAFETY: a fresh, zeroed Node payload (nothing ran since its allocation).
                 unsafe {
                     (*p.cast::<Node>()).id = id;
                     (*p.cast::<Node>()).fin = fin as usize;
                 }
-                automatic = self.model.alloc(Kind::Node, fin, 2, p);
                 add(&TOTALS.objects, 1);
             }
             Op::AllocSlots { n } => {
@@ -1218,16 +1464,17 @@ impl Harness {
                     return;
                 }
                 let n = usize::from(n % 4);
-                let id = self.model.objs.len();
-                let obj = self.heap().slots_new(n + 1).expect("slots_new");
+                let p = self.heap().slots_new(n + 1).expect("slots_new").payload();
+                let id;
+                (id, automatic) = self.model.alloc(Kind::Slots, Fin::Nothing, n, p);
                 // SAFETY: the type lives as long as the heap.
                 let tag_type = unsafe { &*self.tag_type };
+                // (The tag's type has no traverse: its allocation never collects.)
                 let tag = self.heap().alloc(tag_type, size_of::<Tag>()).expect("alloc Tag");
                 // SAFETY: a fresh Tag payload.
                 unsafe { (*tag.payload().cast::<Tag>()).owner = id };
-                slots::set(obj, n, Some(tag)).expect("slots::set tag");
+                slots::set(header(p), n, Some(tag)).expect("slots::set tag");
                 decref(tag, "model test");
-                automatic = self.model.alloc(Kind::Slots, Fin::Nothing, n, obj.payload());
                 add(&TOTALS.objects, 1);
             }
             Op::Link { src, field, dst } => {
@@ -1271,9 +1518,10 @@ impl Harness {
                         "collect({g}) returned {found}, CPython's rules give {expected}"
                     ));
                 }
-                // No collection frees what the test could reach.
-                for (i, o) in self.model.objs.iter().enumerate() {
-                    if reach_before[i] && !o.alive {
+                // No collection frees what the test could reach (finalizers may
+                // have made objects since).
+                for (i, (o, &reached)) in self.model.objs.iter().zip(&reach_before).enumerate() {
+                    if reached && !o.alive {
                         self.fail(format_args!(
                             "object {i} was reachable before the collection and is dead"
                         ));
@@ -1374,12 +1622,12 @@ impl Harness {
             Callback::DropRef if self.model.objs[x].kind == Kind::WeakRef => Callback::Record,
             callback => callback,
         };
-        // A callback's context is the model id of its weak reference (the next one).
-        let id = self.model.objs.len();
-        let (f, ctx): (rcgc_weakref_fn, *mut c_void) = match callback {
+        // A callback's context is the operation's number.
+        let ctx = self.step;
+        let (f, ctx_ptr): (rcgc_weakref_fn, *mut c_void) = match callback {
             Callback::None => (None, ptr::null_mut()),
-            Callback::Record => (Some(weak_record), ptr::without_provenance_mut(id)),
-            Callback::DropRef => (Some(weak_drop_ref), ptr::without_provenance_mut(id)),
+            Callback::Record => (Some(weak_record), ptr::without_provenance_mut(ctx)),
+            Callback::DropRef => (Some(weak_drop_ref), ptr::without_provenance_mut(ctx)),
         };
         let referent = header(self.model.objs[x].p);
         // A DropRef callback gets its reference before the referent can die:
@@ -1391,31 +1639,28 @@ impl Harness {
         }
         let wr = self
             .heap()
-            .weakref_new(referent, f, ctx)
+            .weakref_new(referent, f, ctx_ptr)
             .unwrap_or_else(|e| self.fail(format_args!("rcgc_weakref_new of object {x}: {e}")));
         if hold {
             incref(wr);
         }
         let p = wr.payload();
-        let (w, automatic) = self.model.weakref_new(x, callback, p);
+        let (w, made, automatic) = self.model.weakref_new(x, callback, ctx, p);
         if hold {
             decref(referent, "model test");
             self.model.decref(x);
         }
-        if w < id {
-            add(&TOTALS.shared_weakrefs, 1);
-            if p != self.model.objs[w].p {
-                self.fail(format_args!(
-                    "rcgc_weakref_new without callback did not return the shared weak reference {w}"
-                ));
+        match made {
+            Made::New => add(&TOTALS.weakrefs, 1),
+            Made::Shared => add(&TOTALS.shared_weakrefs, 1),
+            Made::SharedMeanwhile => {
+                add(&TOTALS.shared_weakrefs, 1);
+                add(&TOTALS.shared_meanwhile, 1);
+                self.model.exercised.shared_meanwhile += 1;
             }
-        } else {
-            add(&TOTALS.weakrefs, 1);
-            if let Some(other) = self.model.alive().find(|&i| i != w && self.model.objs[i].p == p) {
-                self.fail(format_args!(
-                    "rcgc_weakref_new ({callback:?}) returned object {other}, the model expects a new weak reference"
-                ));
-            }
+        }
+        if let Some(error) = self.model.check_made(w, made, p) {
+            self.fail(format_args!("{callback:?}: {error}"));
         }
         automatic
     }
@@ -1448,6 +1693,12 @@ impl Harness {
         let errors = std::mem::take(&mut self.model.errors);
         if !errors.is_empty() {
             self.fail(format_args!("{}", errors.join("; ")));
+        }
+        let made = MADE.with(|m| std::mem::take(&mut *m.borrow_mut()));
+        if !made.is_empty() {
+            self.fail(format_args!(
+                "finalizers made weak references the model's did not make: (Node, address) {made:?}"
+            ));
         }
         let collections = COLLECTIONS.with(|c| std::mem::take(&mut *c.borrow_mut()));
         if !collections.is_empty() {
@@ -1578,12 +1829,20 @@ impl Harness {
         self.called.resize(n, 0);
         let mut real = Vec::new();
         for call in CALLED.with(|c| std::mem::take(&mut *c.borrow_mut())) {
-            let id = call.id;
-            if id >= n || self.model.objs[id].kind != Kind::WeakRef || self.model.objs[id].p != call.weakref {
+            let Some(id) = self.model.weakref_with_ctx(call.ctx) else {
+                self.fail(format_args!(
+                    "a callback ran with ctx {:#x}, which no weak reference of the model has",
+                    call.ctx
+                ))
+            };
+            if self.model.objs[id].p != call.weakref {
                 self.fail(format_args!(
                     "a callback made for weak reference {id} was called with {:?}",
                     call.weakref
                 ));
+            }
+            if call.ctx & MADE_BY_FINALIZER != 0 {
+                add(&TOTALS.finalizer_callbacks, 1);
             }
             if !call.referent.is_null() {
                 self.fail(format_args!(
@@ -1696,10 +1955,11 @@ impl Harness {
             destroyed, expected,
             "rcgc_heap_free destroys every live object exactly once"
         );
-        // (rcgc_heap_free's own collections run unchecked.)
+        // (rcgc_heap_free's own collections and finalizers run unchecked.)
         RESURRECTED.with(|r| r.borrow_mut().clear());
         FINALIZED.with(|f| f.borrow_mut().clear());
         CALLED.with(|c| c.borrow_mut().clear());
+        MADE.with(|m| m.borrow_mut().clear());
         COLLECTIONS.with(|c| c.borrow_mut().clear());
     }
 }
@@ -1754,11 +2014,13 @@ pub fn decode(data: &[u8]) -> (CaseConfig, Vec<Op>) {
     (config, ops)
 }
 
-/// Runs one whole sequence.
-pub fn run(config: &CaseConfig, ops: &[Op], stress: bool) {
+/// Runs one whole sequence; returns what it exercised.
+pub fn run(config: &CaseConfig, ops: &[Op], stress: bool) -> Exercised {
     let mut harness = Harness::new(config, stress);
     for op in ops {
         harness.apply(op);
     }
+    let exercised = harness.model.exercised;
     harness.finish(config.leak_at_end);
+    exercised
 }
