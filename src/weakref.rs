@@ -35,6 +35,11 @@
 //!   unreachable are cleared without callbacks: this is the rule of CPython's
 //!   newer `Python/gc.c` (`clear_weakrefs` over the final unreachable set);
 //!   CPython 3.11 left them to the deallocation, which called their callbacks.
+//! - A weak reference or a referent whose count reached zero and which waits
+//!   on the freeing worklist (rcgc frees iteratively, CPython at once) is
+//!   already gone: `rcgc_weakref_new` does not share such a weak reference,
+//!   and `rcgc_weakref_get` returns NULL for such a referent (CPython 3.11's
+//!   PyWeakref_GET_OBJECT checks the referent's refcount the same way).
 //! - `rcgc_heap_free` clears every weak reference without callbacks after its
 //!   final collection.
 //! - A weak reference made with a release function calls it once with its
@@ -252,14 +257,17 @@ impl Heap {
     }
 
     /// The object's weak reference without callback, if it has one (always
-    /// the head of its list).
+    /// the head of its list) that is not being freed: one whose count reached
+    /// zero waits on the freeing worklist, still in the list, and must not
+    /// be handed out again (CPython frees it at once; CPython 3.13's
+    /// try_reuse_basic_ref refuses a weak reference whose count is zero).
     fn basic_ref(&self, referent: &Header) -> Option<&Header> {
         if !referent.weakly_referenced() {
             return None;
         }
         // SAFETY: heads are live weak reference objects.
         let head = unsafe { self.weak.head(referent).as_ref() }?;
-        payload(head).callback.get().is_none().then_some(head)
+        (payload(head).callback.get().is_none() && head.refcnt() > 0).then_some(head)
     }
 
     /// rcgc_weakref_new: a weak reference to `referent` (a new reference).
@@ -476,11 +484,16 @@ impl Heap {
         }
     }
 
-    /// rcgc_weakref_get: the referent, with a new reference, or None once it died.
+    /// rcgc_weakref_get: the referent, with a new reference, or None once it
+    /// died. A referent whose count reached zero is dead even while it waits
+    /// on the freeing worklist with its weak references not cleared yet, as
+    /// CPython 3.11's PyWeakref_GET_OBJECT returns None for a referent whose
+    /// refcount is zero (gh-60806, deallocations the trashcan deferred).
     pub fn weakref_get(&self, wr: &Header) -> Result<Option<&Header>, Error> {
         self.expect_weakref(wr)?;
-        // SAFETY: a weak reference's referent is alive while it is set.
-        let referent = unsafe { payload(wr).referent.get().as_ref() };
+        // SAFETY: a weak reference's referent is alive (its memory not
+        // released) while it is set.
+        let referent = unsafe { payload(wr).referent.get().as_ref() }.filter(|h| h.refcnt() > 0);
         if let Some(h) = referent {
             incref(h);
         }

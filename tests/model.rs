@@ -3,10 +3,13 @@
 //! (`tests/common/model.rs` says what the model knows and what is checked after
 //! every operation). Failures shrink to a minimal sequence, which is printed.
 //! The operations: allocations, stores, increfs and decrefs, collections,
-//! thresholds, enable and disable, finalizer changes, and weak references (made
-//! with or without a callback, read, dropped). Two fixed sequences cover cases
-//! the random ones practically never build (as described without `stress-gc`,
-//! whose extra collections change what they build).
+//! thresholds, enable and disable, finalizer changes (finalizers may resurrect,
+//! drop a reference, or make a weak reference the test then holds), and weak
+//! references (made with or without a callback, read, dropped). Fixed
+//! sequences cover cases the random ones rarely or never build (as described
+//! without `stress-gc`, whose extra collections change some of what they
+//! build); those about finalizers' weak references check that they do build
+//! them.
 //!
 //! `RCGC_MODEL_CASES` changes the number of sequences per test (default 5,000 in
 //! each of the two random tests: 10,000 in all), `RCGC_MODEL_SEED` the seed (a
@@ -18,7 +21,7 @@ mod model;
 
 use std::time::Instant;
 
-use model::{CaseConfig, Op, TOTALS};
+use model::{CaseConfig, Exercised, Op, TOTALS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
@@ -27,7 +30,7 @@ const STRESS: bool = cfg!(feature = "stress-gc");
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        18 => any::<u8>().prop_map(|fin| Op::AllocNode { fin: fin % 4 }),
+        18 => any::<u8>().prop_map(|fin| Op::AllocNode { fin: fin % 8 }),
         10 => any::<u8>().prop_map(|n| Op::AllocSlots { n: n % 4 }),
         24 => (any::<u16>(), 0u8..4, any::<u16>()).prop_map(|(src, field, dst)| Op::Link { src, field, dst }),
         4 => (any::<u16>(), 0u8..4).prop_map(|(src, field)| Op::Unlink { src, field }),
@@ -37,7 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u8..8, 0u8..4, 0u8..4).prop_map(|(t0, t1, t2)| Op::Thresholds { t0, t1, t2 }),
         2 => Just(Op::Enable),
         2 => Just(Op::Disable),
-        3 => (any::<u16>(), 0u8..4).prop_map(|(obj, fin)| Op::SetFin { obj, fin }),
+        3 => (any::<u16>(), 0u8..8).prop_map(|(obj, fin)| Op::SetFin { obj, fin }),
         8 => (any::<u16>(), 0u8..3).prop_map(|(obj, callback)| Op::WeakNew { obj, callback }),
         3 => any::<u16>().prop_map(|wr| Op::WeakGet { wr }),
         4 => any::<u16>().prop_map(|wr| Op::WeakDrop { wr }),
@@ -86,14 +89,16 @@ fn run_property(name: &str, finalizers: bool, seed_offset: u64) {
     let mut runner = TestRunner::new_with_rng(config, rng);
     let start = Instant::now();
     let result = runner.run(&case(finalizers), |(config, ops)| {
-        std::panic::catch_unwind(|| model::run(&config, &ops, STRESS)).map_err(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            TestCaseError::fail(message)
-        })
+        std::panic::catch_unwind(|| model::run(&config, &ops, STRESS))
+            .map(drop)
+            .map_err(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                TestCaseError::fail(message)
+            })
     });
     println!(
         "{name}: {cases} sequences (seed {seed:#x}) in {:.1} s; so far in this process: {}",
@@ -154,9 +159,10 @@ fn called_back_weakref_moves_to_the_target_generation() {
 
 /// Two old objects held only by two cycles: a weak reference with a recording
 /// callback, and its referent. Which cycle is cleared first, hence whether the
-/// callback runs, depends on the order of the unreachable list; the heap's
-/// differs from the model's id order here (an earlier free moved the last
-/// object of generation 0 into its place).
+/// callback runs, depends on the order of the unreachable list, which the
+/// model reads from the heap (RCGC_DEBUG_COLLECTABLE); the heap's differs from
+/// id order here (an earlier free moved the last object of generation 0 into
+/// its place), so a model walking the set in id order fails.
 #[test]
 fn callback_that_depends_on_list_order() {
     let config = CaseConfig {
@@ -201,4 +207,124 @@ fn callback_that_depends_on_list_order() {
         ];
         model::run(&config, &ops, STRESS);
     }
+}
+
+const WITH_FINALIZERS: CaseConfig = CaseConfig {
+    finalizers: true,
+    thresholds: None,
+    leak_at_end: false,
+};
+
+/// rcgc_weakref_new without callback on an object with no weak reference
+/// allocates one; that allocation collects (threshold 1), and the finalizer of
+/// a garbage Node makes the object's weak reference without callback. The
+/// call returns that one (the new one is freed at once), as CPython's
+/// PyWeakref_NewRef does when "someone else added a ref without a callback
+/// during GC".
+#[test]
+fn shared_weakref_made_by_the_collection_of_the_allocation() {
+    let ops = [
+        Op::AllocSlots { n: 0 },
+        Op::AllocNode { fin: 6 },
+        Op::Link {
+            src: 0,
+            field: 0,
+            dst: 0,
+        },
+        Op::Link {
+            src: 0,
+            field: 1,
+            dst: 1,
+        },
+        Op::Decref { obj: 1 },
+        Op::Thresholds { t0: 1, t1: 0, t2: 0 },
+        Op::WeakNew { obj: 0, callback: 0 },
+    ];
+    let exercised = model::run(&WITH_FINALIZERS, &ops, STRESS);
+    assert_eq!(
+        exercised,
+        Exercised {
+            shared_meanwhile: 1,
+            finalizer_weakrefs: 1,
+            ..Exercised::default()
+        }
+    );
+}
+
+/// A finalizer asks for an object's weak reference without callback while
+/// that weak reference, whose count reached zero, waits on the freeing
+/// worklist: h drops s, then m, whose finalizer runs first and gets a new weak
+/// reference (rcgc_weakref_new handed out the dying one before).
+#[test]
+fn finalizer_gets_a_new_weakref_while_the_shared_one_is_freed() {
+    let ops = [
+        Op::AllocSlots { n: 0 },
+        Op::WeakNew { obj: 0, callback: 0 },
+        Op::AllocNode { fin: 6 },
+        Op::AllocNode { fin: 0 },
+        Op::Link {
+            src: 0,
+            field: 0,
+            dst: 0,
+        },
+        Op::Link {
+            src: 1,
+            field: 0,
+            dst: 1,
+        },
+        Op::Link {
+            src: 1,
+            field: 1,
+            dst: 2,
+        },
+        Op::Decref { obj: 1 },
+        Op::Decref { obj: 1 },
+        Op::Decref { obj: 1 },
+    ];
+    let exercised = model::run(&WITH_FINALIZERS, &ops, STRESS);
+    assert_eq!(
+        exercised,
+        Exercised {
+            finalizer_weakrefs: 1,
+            ..Exercised::default()
+        }
+    );
+}
+
+/// Two Nodes in self-cycles whose finalizers make weak references to
+/// themselves (with a recording callback, and without): once the finalizers
+/// have run, both are still garbage, so both weak references are cleared
+/// without callback (newer CPython's rule; CPython 3.11 cleared them when the
+/// Nodes were deallocated and called the recording one back), and the
+/// collection counts the two Nodes only.
+#[test]
+fn weakrefs_finalizers_make_to_garbage_are_cleared_without_callback() {
+    let ops = [
+        Op::AllocNode { fin: 5 },
+        Op::AllocNode { fin: 4 },
+        Op::Link {
+            src: 0,
+            field: 0,
+            dst: 0,
+        },
+        Op::Link {
+            src: 1,
+            field: 0,
+            dst: 1,
+        },
+        Op::Decref { obj: 0 },
+        Op::Decref { obj: 0 },
+        Op::Collect { generation: 2 },
+        Op::WeakGet { wr: 0 },
+        Op::WeakGet { wr: 1 },
+    ];
+    let exercised = model::run(&WITH_FINALIZERS, &ops, STRESS);
+    assert_eq!(
+        exercised,
+        Exercised {
+            finalizer_weakrefs: 2,
+            cleared_after_finalizers: 2,
+            ..Exercised::default()
+        }
+    );
 }

@@ -1,8 +1,8 @@
 //! Bytes as an operation sequence against the model of tests/common/model.rs
-//! (issue 3, item 8): allocations of Nodes (with finalizers that resurrect or
-//! drop references) and slots objects, stores, increfs and decrefs, collections
-//! of each generation, thresholds, enable and disable, weak references (made with
-//! or without a callback, read, dropped). After every operation the heap must
+//! (issue 3, item 8): allocations of Nodes (with finalizers that resurrect,
+//! drop references or make weak references) and slots objects, stores, increfs
+//! and decrefs, collections of each generation, thresholds, enable and disable,
+//! weak references (made with or without a callback, read, dropped). After every operation the heap must
 //! agree with the model (live set, refcounts, generations, counts, collect
 //! results, resurrections, weak references and their callbacks); any
 //! disagreement panics, which libFuzzer reports as a crash with the input that

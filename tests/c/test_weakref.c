@@ -414,6 +414,84 @@ static void made_during_finalization(void) {
   rcgc_heap_free(heap);
 }
 
+/* A weak reference without callback whose count reached zero, waiting on
+ * the freeing worklist, is not shared: a finalizer run meanwhile gets a new
+ * one. (CPython frees such a weak reference at once; CPython 3.13's
+ * try_reuse_basic_ref refuses one whose count is zero.)
+ *   class F(N): def __del__(self): made.append(weakref.ref(self.a))
+ *   x = N(); s = weakref.ref(x); m = F(); m.a = x
+ *   h = N(); h.a = s; h.b = m; del s, m, h          (h drops s, then m)
+ *   made[0]() is x -> True; weakref.getweakrefcount(x) -> 1   (CPython 3.11) */
+static void make_weakref_to_a(void *self) {
+  made = rcgc_weakref_new(((F *)self)->a, NULL, NULL);
+  CHECK(made != NULL);
+}
+static void dying_weakref_not_shared(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  void *x = rcgc_slots_new(heap, 2);
+  void *s = rcgc_weakref_new(x, NULL, NULL);
+  F *m = rcgc_alloc(type);
+  rcgc_set_ref(&m->a, x);
+  void *h = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(h, 0, s), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(h, 1, m), RCGC_OK);
+  rcgc_decref(s);
+  rcgc_decref(m);
+  f_action = make_weakref_to_a;
+  reset_log();
+  rcgc_decref(h); /* s waits (count 0) while m, pushed last, is freed first */
+  f_action = NULL;
+  CHECK_STREQ(events, "D");
+  CHECK(made != s); /* s was still in its block when made was allocated */
+  CHECK_EQ(rcgc_refcount(made), 1);
+  void *got = rcgc_weakref_get(made);
+  CHECK(got == x);
+  rcgc_decref(got);
+  CHECK_EQ(rcgc_weakref_count(x), 1);
+  rcgc_decref(made);
+  rcgc_decref(x);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
+/* A referent whose count reached zero, waiting on the freeing worklist, reads
+ * as dead: CPython 3.11's PyWeakref_GET_OBJECT returns None for a referent
+ * whose refcount is 0 (gh-60806: the trashcan defers deallocations there as
+ * rcgc's worklist does here).
+ *   class F(N): def __del__(self): got.append(self.a())
+ *   x = N(); w = weakref.ref(x); m = F(); m.a = w
+ *   h = N(); h.a = x; h.b = m; del x, m, h          (h drops x, then m)
+ *   got -> [None]; w() is None                                 (CPython 3.11) */
+static void *got_in_finalizer;
+static void read_weakref_a(void *self) {
+  got_in_finalizer = rcgc_weakref_get(((F *)self)->a);
+}
+static void dying_referent_reads_dead(void) {
+  rcgc_heap *heap = fresh_heap();
+  rcgc_type *type = f_type(heap);
+  void *x = rcgc_slots_new(heap, 2);
+  void *w = rcgc_weakref_new(x, NULL, NULL);
+  F *m = rcgc_alloc(type);
+  rcgc_set_ref(&m->a, w);
+  void *h = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(h, 0, x), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(h, 1, m), RCGC_OK);
+  rcgc_decref(x);
+  rcgc_decref(m);
+  f_action = read_weakref_a;
+  reset_log();
+  got_in_finalizer = w;
+  rcgc_decref(h); /* x waits (count 0) while m, pushed last, is freed first */
+  f_action = NULL;
+  CHECK_STREQ(events, "D");
+  CHECK(got_in_finalizer == NULL);
+  CHECK(rcgc_weakref_get(w) == NULL);
+  rcgc_decref(w);
+  CHECK_EQ(live_objects(heap), 0);
+  rcgc_heap_free(heap);
+}
+
 /* Inside a weak reference callback of a collection: a collection is refused,
  * allocation works, and new weak references work. (In CPython, gc.collect()
  * from inside a collection returns 0 without collecting.) */
@@ -645,6 +723,8 @@ int main(void) {
   resurrection();
   called_back_weakref_moves();
   made_during_finalization();
+  dying_weakref_not_shared();
+  dying_referent_reads_dead();
   callback_may_work();
   deferred_weakref_does_not_call_back();
   any_object();

@@ -9,22 +9,25 @@
 //! callbacks, a slots object with 0..=3 slots, or a weak reference made by
 //! rcgc_weakref_new, which has no fields), its references, how many references
 //! the test holds on it ("external": the handles, plus what finalizers resurrected
-//! into the test's list), hence its refcount, its generation and whether its
-//! finalizer ran; for a weak reference its referent (until cleared) and its
-//! callback; for every object the list of weak references to it, in the heap's
-//! order; and the collector's counts, thresholds, enabled flag and
-//! long_lived_pending/total. From those it predicts, with the rules of CPython
-//! 3.11's Modules/gcmodule.c and Objects/weakrefobject.c (see the top comments of
-//! src/collector.rs and src/weakref.rs):
+//! into the test's list or made and handed to the test), hence its refcount, its
+//! generation and whether its finalizer ran; for a weak reference its referent
+//! (until cleared), its callback and the callback's `ctx`; for every object the
+//! list of weak references to it, in the heap's order; and the collector's
+//! counts, thresholds, enabled flag and long_lived_pending/total. From those it
+//! predicts, with the rules of CPython 3.11's Modules/gcmodule.c and
+//! Objects/weakrefobject.c (see the top comments of src/collector.rs and
+//! src/weakref.rs):
 //!
-//! - counting: every allocation of a tracked object (weak references included)
-//!   adds 1 to count 0, every freeing of one subtracts 1 if above 0; the
-//!   allocation that makes count 0 exceed threshold 0 (enabled, threshold 0
-//!   non-zero) first collects the oldest generation whose count exceeds its
-//!   threshold, generation 2 only when long_lived_pending >= long_lived_total /
-//!   4; a collection of g adds 1 to count g+1 and zeroes counts 0..=g (with the
-//!   `stress-gc` feature every tracked allocation collects, at least generation
-//!   0);
+//! - counting: every allocation of a tracked object (weak references included,
+//!   those finalizers make during a collection too) adds 1 to count 0, every
+//!   freeing of one subtracts 1 if above 0; the allocation that makes count 0
+//!   exceed threshold 0 (enabled, threshold 0 non-zero) first collects the
+//!   oldest generation whose count exceeds its threshold, generation 2 only when
+//!   long_lived_pending >= long_lived_total / 4, unless a collection or the
+//!   freeing of objects is running (an allocation by a finalizer never
+//!   collects); a collection of g adds 1 to count g+1 and zeroes counts 0..=g
+//!   when it starts (with the `stress-gc` feature every tracked allocation
+//!   collects, at least generation 0, under the same exception);
 //! - one collection: candidates (generations 0..=g), gc_refs = refcount minus
 //!   references from candidates, reachable = closure of gc_refs > 0, survivors to
 //!   min(g+1, 2); then (handle_weakrefs) weak references to unreachable objects,
@@ -33,33 +36,66 @@
 //!   held for its call and moved afterwards, if alive, to the survivors'
 //!   generation; finalizers of every unreachable object not yet finalized run
 //!   (each object's finalizer runs at most once, ever) before any clear; the
-//!   unreachable set is scanned again and what the finalizers resurrected
-//!   survives; the count returned is what is still unreachable (objects freed
-//!   during finalization are not counted) plus the weak references freed as
-//!   their callbacks returned (CPython 3.11 counts them); clearing the rest
-//!   frees the cycles, what each clear releases being freed after it;
+//!   weak references they make are new objects in generation 0, outside the
+//!   unreachable set; the unreachable set is scanned again and what the
+//!   finalizers resurrected survives; then the weak references the finalizers
+//!   made to what is still unreachable are cleared, without callbacks (rcgc's
+//!   documented rule, newer CPython's `clear_weakrefs` over the final
+//!   unreachable set in Python/gc.c: CPython 3.11 leaves them to the
+//!   deallocation during the clearing, which runs their callbacks); the count
+//!   returned is what is still unreachable (objects freed during finalization
+//!   are not counted, nor are weak references finalizers made) plus the weak
+//!   references freed as their callbacks returned in handle_weakrefs (CPython
+//!   3.11 counts them); clearing the rest frees the cycles, what each clear
+//!   releases being freed after it. The model walks the unreachable set in the
+//!   heap's list order, for the callbacks, the finalizers and the clears alike:
+//!   it reads that order from the RCGC_DEBUG_COLLECTABLE lines the heap writes
+//!   for each collection (to a sink; a gc callback marks where each collection
+//!   starts), after checking that the heap's set is the model's. CPython's
+//!   algorithm leaves that order open, and outcomes depend on it: which
+//!   finalizer runs from deallocation rather than from the collector's loop
+//!   (hence whether what it resurrects lands in generation 0 or the target
+//!   generation), whether a weak reference and its referent dying in the same
+//!   step call back, whether a finalizer gets the shared weak reference that
+//!   the references another finalizer (or a clear) drops free in the same
+//!   step, and count 0 (allocations and saturated decrements interleave);
 //! - refcounting: an object whose count reaches 0 runs its finalizer (if not
 //!   run yet; resurrection puts it back in generation 0), then its weak
-//!   references are cleared and the callbacks of those whose own count is not
-//!   0 run, a weak reference lets go of its referent, and it drops its
-//!   references onto a last-in-first-out worklist like the heap's (so the
-//!   model follows rcgc's freeing order, which differs from CPython's recursive
-//!   one: README, Weak references);
+//!   references (those its finalizer just made to it included) are cleared and
+//!   the callbacks of those whose own count is not 0 run, a weak reference lets
+//!   go of its referent, and it drops its references onto a last-in-first-out
+//!   worklist like the heap's (so the model follows rcgc's freeing order, which
+//!   differs from CPython's recursive one: README, Weak references);
 //! - weak references: rcgc_weakref_new without callback returns the object's
-//!   shared weak reference (without callback) when it has one, as a new
-//!   reference; otherwise it allocates (holding the referent meanwhile: the
-//!   allocation may collect), and the new one goes first in the list if it has
-//!   no callback, else right after the shared one; rcgc_weakref_get returns the
-//!   referent until the weak reference is cleared, NULL afterwards.
+//!   shared weak reference (the first in its list, without callback, and not
+//!   waiting on the worklist with a count of 0: that one is being freed, as it
+//!   would already be in CPython) when it has one, as a new reference;
+//!   otherwise it allocates (holding the referent meanwhile: the allocation may
+//!   collect); if it has no callback and that collection's finalizers made the
+//!   object a shared weak reference meanwhile, it returns that one instead and
+//!   frees the new one at once (count 0 goes up and down again), as CPython's
+//!   PyWeakref_NewRef does; otherwise the new one goes first in the list if it
+//!   has no callback, else right after the first if that one has none;
+//!   rcgc_weakref_get returns the referent until the weak reference is
+//!   cleared, NULL afterwards.
 //!
 //! Finalizer behaviours (per Node, changeable): none; resurrect the object itself
 //! (incref it and push it on the test's "resurrected" list); resurrect its first
 //! referent the same way; drop its first reference (which can free objects in
-//! the middle of a collection's finalization). Weak reference callbacks (`ctx`:
-//! the weak reference's model id) never allocate: none; record the call; record
-//! it and drop the reference the test handed the callback at creation, so that
-//! the weak reference is freed as its callback returns unless something else
-//! holds it (this is how the collect result's weak reference term is checked).
+//! the middle of a collection's finalization); make a weak reference, without
+//! callback or with a recording one, to the object itself or to its first
+//! referent (if any), and hand it to the test, which from then on holds it as
+//! it holds the weak references operations make (they can be read and dropped,
+//! and freed by a later collection). The heap's finalizer reports the address
+//! rcgc_weakref_new returned and the Node it finalized; the model, running the
+//! same finalizer, takes that address for its new weak reference, or checks
+//! that it is the shared one the model returns. Weak reference callbacks
+//! never allocate (`ctx`: the number of the operation that made the weak
+//! reference, or for one a finalizer made, the Node's id with the top bit
+//! set): none; record the call; record it and drop the reference the test
+//! handed the callback at creation, so that the weak reference is freed as its
+//! callback returns unless something else holds it (this is how the collect
+//! result's weak reference term is checked).
 //!
 //! After every operation the harness checks: the live set (destroy callbacks of
 //! Nodes, and of a private untracked "tag" object each slots object holds in an
@@ -67,36 +103,26 @@
 //! weak reference objects rcgc_get_objects lists) equals the model's, each object
 //! destroyed exactly once; every live object's refcount and generation; the
 //! counts, thresholds, enabled flag and the heap's live/tracked statistics; the
-//! objects finalizers resurrected; the callbacks that ran, each at most once
-//! ever, with its own weak reference, which rcgc_weakref_get already reported
-//! cleared during the call; what rcgc_weakref_get returns for every live weak
-//! reference; rcgc_weakref_count of every live object; that no misuse was
-//! reported. After every collection the count returned equals the model's;
-//! after every full collection the live set is exactly what is reachable from
-//! the test's references and from the references of callbacks not run yet.
-//!
-//! Two freedoms of CPython's algorithm are not pinned down, both because they
-//! depend on the order of the unreachable list, which the model does not know
-//! (it goes in id order):
-//!
-//! - when a finalizer frees (by dropping a reference) another unreachable object
-//!   whose finalizer has not run yet, that finalizer runs from deallocation
-//!   instead of from the collector's loop, and if it resurrects its object the
-//!   object lands in generation 0 rather than in the collection's target
-//!   generation; for such objects the model accepts either generation and
-//!   adopts the one the heap reports;
-//! - when a weak reference with a recording callback and its referent both die
-//!   during the finalizers, or both during the clearing, of one collection (an
-//!   object outside the unreachable set held only by it, and so freed by a
-//!   finalizer or a clear), the callback runs only if the referent goes first;
-//!   for such weak references the model accepts one call or none.
+//! objects finalizers resurrected; the weak references finalizers made (each
+//! the model's new one, or the shared one it expects, and no other); the
+//! callbacks that ran, each at most once ever, with its own weak reference,
+//! which rcgc_weakref_get already reported cleared during the call; what
+//! rcgc_weakref_get returns for every live weak reference; rcgc_weakref_count
+//! of every live object; that the heap ran exactly the collections the model
+//! ran, each with the model's unreachable set; that no misuse was reported.
+//! After every collection the count returned equals the model's; after every
+//! full collection the live set is exactly what is reachable from the test's
+//! references and from the references of callbacks not run yet.
 
 use std::cell::RefCell;
-use std::ffi::{CString, c_char, c_int, c_void};
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::mem::size_of;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rcgc::collector::{rcgc_gc_info, rcgc_gc_phase};
+use rcgc::debug::rcgc_debug_flag;
 use rcgc::error::rcgc_result;
 use rcgc::header::Header;
 use rcgc::heap::{Config, Heap};
@@ -121,10 +147,11 @@ impl Triple {
 }
 
 // The gc-module side of the collector (counts, thresholds, enable, the list of
-// tracked objects) is reached through the C API, as a program would: the core
-// keeps that state crate-private. A heap handle is the heap's address. Reading a
-// weak reference goes through the C API too (rcgc_weakref_get_ref in the
-// operation, rcgc_weakref_get inside callbacks).
+// tracked objects, gc callbacks) is reached through the C API, as a program
+// would: the core keeps that state crate-private. A heap handle is the heap's
+// address. Reading a weak reference goes through the C API too
+// (rcgc_weakref_get_ref in the operation, rcgc_weakref_get inside callbacks),
+// and so does making one inside a finalizer (rcgc_weakref_new).
 unsafe extern "C" {
     fn rcgc_get_count(heap: *const c_void) -> Triple;
     fn rcgc_get_threshold(heap: *const c_void) -> Triple;
@@ -132,12 +159,18 @@ unsafe extern "C" {
     fn rcgc_enable(heap: *mut c_void) -> rcgc_result;
     fn rcgc_disable(heap: *mut c_void) -> rcgc_result;
     fn rcgc_is_enabled(heap: *const c_void) -> bool;
+    fn rcgc_add_callback(
+        heap: *mut c_void,
+        callback: Option<unsafe extern "C" fn(phase: rcgc_gc_phase, info: *const rcgc_gc_info, ctx: *mut c_void)>,
+        ctx: *mut c_void,
+    ) -> rcgc_result;
     fn rcgc_get_objects(
         heap: *mut c_void,
         generation: c_int,
         f: Option<unsafe extern "C" fn(obj: *mut c_void, ctx: *mut c_void)>,
         ctx: *mut c_void,
     ) -> rcgc_result;
+    fn rcgc_weakref_new(obj: *mut c_void, callback: rcgc_weakref_fn, ctx: *mut c_void) -> *mut c_void;
     fn rcgc_weakref_get(weakref: *const c_void) -> *mut c_void;
     fn rcgc_weakref_get_ref(weakref: *const c_void, obj_out: *mut *mut c_void) -> rcgc_result;
 }
@@ -146,7 +179,7 @@ unsafe extern "C" {
 /// value is valid and shrinking keeps sequences meaningful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Allocate a Node (the test holds the new reference); `fin` % 4 is its finalizer.
+    /// Allocate a Node (the test holds the new reference); `fin` % 8 is its finalizer.
     AllocNode { fin: u8 },
     /// Allocate a slots object with `n` % 4 slots.
     AllocSlots { n: u8 },
@@ -167,7 +200,7 @@ pub enum Op {
     Enable,
     /// rcgc_disable.
     Disable,
-    /// Change a live Node's finalizer behaviour (`fin` % 4).
+    /// Change a live Node's finalizer behaviour (`fin` % 8).
     SetFin { obj: u16, fin: u8 },
     /// rcgc_weakref_new on a live object, any kind (the test holds the new
     /// reference); `callback` % 3 says which callback (see `Callback`).
@@ -189,21 +222,55 @@ pub enum Fin {
     ResurrectReferent,
     /// Clear field `a` (rcgc_clear_ref), which may free what it referenced.
     DropFirst,
+    /// Make a weak reference without callback to itself (rcgc_weakref_new,
+    /// which may return the shared one) and hand it to the test, which then
+    /// holds it as it holds the weak references operations make.
+    WeakSelf,
+    /// The same with a `Record` callback.
+    WeakSelfRecord,
+    /// Make a weak reference without callback to its first referent (field
+    /// `a`), if any, and hand it to the test.
+    WeakReferent,
+    /// The same with a `Record` callback.
+    WeakReferentRecord,
 }
 
 impl Fin {
     pub fn from_byte(b: u8) -> Fin {
-        match b % 4 {
+        match b % 8 {
             0 => Fin::Nothing,
             1 => Fin::ResurrectSelf,
             2 => Fin::ResurrectReferent,
-            _ => Fin::DropFirst,
+            3 => Fin::DropFirst,
+            4 => Fin::WeakSelf,
+            5 => Fin::WeakSelfRecord,
+            6 => Fin::WeakReferent,
+            _ => Fin::WeakReferentRecord,
+        }
+    }
+
+    /// For the finalizers that make a weak reference: whether it is to the
+    /// object itself (else to its first referent).
+    fn weak_to_self(self) -> bool {
+        matches!(self, Fin::WeakSelf | Fin::WeakSelfRecord)
+    }
+
+    /// For the finalizers that make a weak reference: its callback.
+    fn weak_callback(self) -> Callback {
+        if matches!(self, Fin::WeakSelfRecord | Fin::WeakReferentRecord) {
+            Callback::Record
+        } else {
+            Callback::None
         }
     }
 }
 
-/// What a weak reference's callback does. It never allocates, so no collection
-/// runs inside one.
+/// The `ctx` of a weak reference with a callback made by a finalizer: this
+/// bit or'ed with the finalized Node's id (each finalizer runs at most once).
+/// Operations use the operation's number.
+const MADE_BY_FINALIZER: usize = 1 << (usize::BITS - 1);
+
+/// What a weak reference's callback does. It never allocates (finalizers do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Callback {
     /// No callback: the referent's shared weak reference.
@@ -227,6 +294,22 @@ impl Callback {
             _ => Callback::DropRef,
         }
     }
+}
+
+/// What one sequence exercised, among the cases that random sequences rarely
+/// build (the fixed sequences of tests/model.rs check that they build theirs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exercised {
+    /// rcgc_weakref_new without callback returned the shared weak reference
+    /// that a finalizer made during the collection its allocation ran.
+    pub shared_meanwhile: usize,
+    /// Finalizers made a new weak reference.
+    pub finalizer_weakrefs: usize,
+    /// Finalizers got the shared weak reference.
+    pub finalizer_shared: usize,
+    /// Weak references finalizers made to garbage, cleared after the
+    /// finalizers of a collection.
+    pub cleared_after_finalizers: usize,
 }
 
 /// Per-sequence settings.
@@ -254,13 +337,16 @@ pub struct Totals {
     pub finalizers_run: AtomicUsize,
     pub resurrections: AtomicUsize,
     pub freed_while_finalizing: AtomicUsize,
-    pub either_generation: AtomicUsize,
     pub weakrefs: AtomicUsize,
     pub shared_weakrefs: AtomicUsize,
+    pub shared_meanwhile: AtomicUsize,
     pub callbacks: AtomicUsize,
     pub callbacks_suppressed: AtomicUsize,
     pub freed_by_callbacks: AtomicUsize,
-    pub either_callback: AtomicUsize,
+    pub finalizer_weakrefs: AtomicUsize,
+    pub finalizer_shared: AtomicUsize,
+    pub finalizer_callbacks: AtomicUsize,
+    pub cleared_after_finalizers: AtomicUsize,
 }
 
 pub static TOTALS: Totals = Totals {
@@ -274,13 +360,16 @@ pub static TOTALS: Totals = Totals {
     finalizers_run: AtomicUsize::new(0),
     resurrections: AtomicUsize::new(0),
     freed_while_finalizing: AtomicUsize::new(0),
-    either_generation: AtomicUsize::new(0),
     weakrefs: AtomicUsize::new(0),
     shared_weakrefs: AtomicUsize::new(0),
+    shared_meanwhile: AtomicUsize::new(0),
     callbacks: AtomicUsize::new(0),
     callbacks_suppressed: AtomicUsize::new(0),
     freed_by_callbacks: AtomicUsize::new(0),
-    either_callback: AtomicUsize::new(0),
+    finalizer_weakrefs: AtomicUsize::new(0),
+    finalizer_shared: AtomicUsize::new(0),
+    finalizer_callbacks: AtomicUsize::new(0),
+    cleared_after_finalizers: AtomicUsize::new(0),
 };
 
 impl Totals {
@@ -290,10 +379,12 @@ impl Totals {
             "{} sequences, {} operations, {} objects; collections checked: {} of generation 0, {} of generation 1, \
              {} of generation 2 (+{} automatic, predicted); {} unreachable objects found; {} full collections \
              checked against reachability; {} finalizers run, {} resurrections, {} objects freed by \
-             finalizers during a collection, {} resurrected objects whose generation depends on list order; \
-             {} weak references made (+{} times the shared one returned), {} callbacks run, {} not run because \
-             their weak reference was garbage, {} weak references freed by their callback in a collection \
-             (counted in its result), {} callbacks that may or may not run (list order)",
+             finalizers during a collection; {} weak references made by operations (+{} times the shared one \
+             returned, {} of them made by a collection during the allocation), {} callbacks run, {} not run \
+             because their weak reference was garbage, {} weak references freed by their callback in a \
+             collection (counted in its result); finalizers made {} weak references (+{} times the shared one \
+             returned), whose callbacks ran {} times, and {} of them were cleared after the finalizers of a \
+             collection, without callback",
             get(&self.sequences),
             get(&self.operations),
             get(&self.objects),
@@ -306,13 +397,16 @@ impl Totals {
             get(&self.finalizers_run),
             get(&self.resurrections),
             get(&self.freed_while_finalizing),
-            get(&self.either_generation),
             get(&self.weakrefs),
             get(&self.shared_weakrefs),
+            get(&self.shared_meanwhile),
             get(&self.callbacks),
             get(&self.callbacks_suppressed),
             get(&self.freed_by_callbacks),
-            get(&self.either_callback),
+            get(&self.finalizer_weakrefs),
+            get(&self.finalizer_shared),
+            get(&self.finalizer_callbacks),
+            get(&self.cleared_after_finalizers),
         )
     }
 }
@@ -350,13 +444,19 @@ thread_local! {
     static FINALIZED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     /// Weak reference callback calls, in order.
     static CALLED: RefCell<Vec<Call>> = const { RefCell::new(Vec::new()) };
+    /// Weak references finalizers made and handed to the test, with the id of
+    /// the Node whose finalizer made each.
+    static MADE: RefCell<Vec<(usize, *mut c_void)>> = const { RefCell::new(Vec::new()) };
+    /// One entry per collection the heap started: its unreachable set in the
+    /// heap's list order (RCGC_DEBUG_COLLECTABLE's lines).
+    static COLLECTIONS: RefCell<VecDeque<Vec<usize>>> = const { RefCell::new(VecDeque::new()) };
 }
 
 /// One call of a weak reference callback.
 #[derive(Debug)]
 struct Call {
-    /// The `ctx` given to rcgc_weakref_new: the model id of the weak reference.
-    id: usize,
+    /// The `ctx` given to rcgc_weakref_new (see `MADE_BY_FINALIZER`).
+    ctx: usize,
     /// The weak reference the callback received.
     weakref: *mut c_void,
     /// What rcgc_weakref_get returned for it during the call.
@@ -387,7 +487,8 @@ unsafe extern "C" fn node_finalize(obj: *mut c_void) {
     // SAFETY: a live Node (the heap holds it during the call).
     let (id, fin, a) = unsafe { ((*node).id, (*node).fin, (*node).a) };
     FINALIZED.with(|f| f.borrow_mut().push(id));
-    match Fin::from_byte(fin as u8) {
+    let fin = Fin::from_byte(fin as u8);
+    match fin {
         Fin::Nothing => {}
         Fin::ResurrectSelf => {
             // SAFETY: a live object.
@@ -403,6 +504,21 @@ unsafe extern "C" fn node_finalize(obj: *mut c_void) {
         }
         // SAFETY: the field of a live Node.
         Fin::DropFirst => unsafe { set_ref(&raw mut (*node).a, ptr::null_mut(), "node_finalize") },
+        Fin::WeakSelf | Fin::WeakSelfRecord | Fin::WeakReferent | Fin::WeakReferentRecord => {
+            let target = if fin.weak_to_self() { obj } else { a };
+            if target.is_null() {
+                return;
+            }
+            let (f, ctx): (rcgc_weakref_fn, *mut c_void) = match fin.weak_callback() {
+                Callback::None => (None, ptr::null_mut()),
+                _ => (Some(weak_record), ptr::without_provenance_mut(MADE_BY_FINALIZER | id)),
+            };
+            // SAFETY: a live object: the Node, or what its field holds.
+            let weakref = unsafe { rcgc_weakref_new(target, f, ctx) };
+            if !weakref.is_null() {
+                MADE.with(|m| m.borrow_mut().push((id, weakref)));
+            }
+        }
     }
 }
 
@@ -423,7 +539,7 @@ unsafe extern "C" fn weak_record(weakref: *mut c_void, ctx: *mut c_void) {
     let referent = unsafe { rcgc_weakref_get(weakref) };
     CALLED.with(|c| {
         c.borrow_mut().push(Call {
-            id: ctx.addr(),
+            ctx: ctx.addr(),
             weakref,
             referent,
         })
@@ -435,6 +551,31 @@ unsafe extern "C" fn weak_drop_ref(weakref: *mut c_void, ctx: *mut c_void) {
     unsafe { weak_record(weakref, ctx) };
     // The reference the test handed this callback when it made the weak reference.
     decref(header(weakref), "weak_drop_ref");
+}
+
+/// gc callback: a collection starts.
+unsafe extern "C" fn collection_starts(phase: rcgc_gc_phase, _info: *const rcgc_gc_info, _ctx: *mut c_void) {
+    if phase == rcgc_gc_phase::RCGC_GC_START {
+        COLLECTIONS.with(|c| c.borrow_mut().push_back(Vec::new()));
+    }
+}
+
+/// Debug output sink: "gc: collectable <TYPE 0xADDR>" names the next member
+/// of the running collection's unreachable set (the heap's list order), by
+/// its payload address. Any other line is reported as misuse.
+unsafe extern "C" fn collectable_line(line: *const c_char, _ctx: *mut c_void) {
+    // SAFETY: the heap passes a NUL-terminated line valid during the call.
+    let line = unsafe { CStr::from_ptr(line) }.to_string_lossy();
+    let addr = line
+        .strip_prefix("gc: collectable <")
+        .and_then(|l| l.strip_suffix('>'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|hex| hex.strip_prefix("0x"))
+        .and_then(|hex| usize::from_str_radix(hex, 16).ok());
+    COLLECTIONS.with(|c| match (addr, c.borrow_mut().back_mut()) {
+        (Some(addr), Some(set)) => set.push(addr),
+        _ => MISUSE.with(|m| m.borrow_mut().push(format!("unexpected gc debug line {line:?}"))),
+    });
 }
 
 unsafe extern "C" fn push_object(obj: *mut c_void, ctx: *mut c_void) {
@@ -471,8 +612,22 @@ struct Weak {
     /// The referent; None once cleared.
     referent: Option<usize>,
     callback: Callback,
+    /// The callback's `ctx` (see `MADE_BY_FINALIZER`).
+    ctx: usize,
     /// A DropRef callback still holds the reference the test handed it.
     held_by_callback: bool,
+}
+
+/// How rcgc_weakref_new answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Made {
+    /// A new weak reference.
+    New,
+    /// The referent's shared weak reference.
+    Shared,
+    /// The shared weak reference a collection made (a finalizer) while the
+    /// new one was allocated, which is freed at once.
+    SharedMeanwhile,
 }
 
 #[derive(Clone, Debug)]
@@ -490,8 +645,6 @@ struct Obj {
     rc: usize,
     alive: bool,
     generation: usize,
-    /// A generation the heap may legitimately report instead (see the top comment).
-    alt_gen: Option<usize>,
     finalized: bool,
     /// A weak reference object's state.
     weak: Option<Weak>,
@@ -512,7 +665,6 @@ impl Obj {
             rc: 1,
             alive: true,
             generation: 0,
-            alt_gen: None,
             finalized: false,
             weak: None,
             weakrefs: Vec::new(),
@@ -533,24 +685,19 @@ struct Model {
     /// The deallocation worklist (objects whose count reached 0 while freeing).
     draining: bool,
     worklist: Vec<usize>,
+    /// A collection is running (no automatic collection starts).
+    collecting: bool,
     /// During a collection: membership of the unreachable set.
     in_unreachable: Vec<bool>,
-    /// During a collection: whose finalizer ran in it.
-    finalized_now: Vec<bool>,
-    /// During a collection: the step running (4: finalizers, 7: clearing)
-    /// while deaths are recorded, and the step in which each object died.
-    step: Option<u8>,
-    died_in: Vec<Option<u8>>,
-    /// A DropFirst finalizer dropped a reference during the current finalization step.
-    dropped: bool,
     /// Objects the finalizers of the current operation resurrected into the test's list.
     resurrected: Vec<usize>,
     finalizers_run: usize,
     /// Weak references whose callback ran during the current operation.
     calls: Vec<usize>,
-    /// Weak references whose callback may or may not run during the current
-    /// operation, depending on list order (see the top comment).
-    either_calls: Vec<usize>,
+    /// Disagreements with the heap found while running the current operation
+    /// (the harness reports them).
+    errors: Vec<String>,
+    exercised: Exercised,
 }
 
 impl Model {
@@ -566,15 +713,13 @@ impl Model {
             finalizers,
             draining: false,
             worklist: Vec::new(),
+            collecting: false,
             in_unreachable: Vec::new(),
-            finalized_now: Vec::new(),
-            step: None,
-            died_in: Vec::new(),
-            dropped: false,
             resurrected: Vec::new(),
             finalizers_run: 0,
             calls: Vec::new(),
-            either_calls: Vec::new(),
+            errors: Vec::new(),
+            exercised: Exercised::default(),
         }
     }
 
@@ -583,12 +728,13 @@ impl Model {
     }
 
     /// The allocation of a tracked object: count it, and collect first when one is
-    /// due (CPython's _PyObject_GC_Link and gc_collect_generations). Returns the
-    /// generation collected.
+    /// due (CPython's _PyObject_GC_Link and gc_collect_generations), never while
+    /// a collection or the freeing of objects runs (the heap is not idle: a
+    /// finalizer's allocation). Returns the generation collected.
     fn count_allocation(&mut self) -> Option<usize> {
         self.count[0] += 1;
         let due = self.stress || (self.count[0] > self.th[0] && self.th[0] != 0);
-        if !(due && self.enabled) {
+        if !(due && self.enabled) || self.draining || self.collecting {
             return None;
         }
         for g in (0..3).rev() {
@@ -603,11 +749,13 @@ impl Model {
         None
     }
 
-    /// A new object held by the test; returns whether an automatic collection ran first.
-    fn alloc(&mut self, kind: Kind, fin: Fin, fields: usize, p: *mut c_void) -> Option<usize> {
+    /// A new object held by the test; returns its id (known only now: the
+    /// finalizers of a collection its allocation ran may have made weak
+    /// references) and the generation of that collection, if any.
+    fn alloc(&mut self, kind: Kind, fin: Fin, fields: usize, p: *mut c_void) -> (usize, Option<usize>) {
         let collected = self.count_allocation();
         self.objs.push(Obj::new(kind, fin, fields, p));
-        collected
+        (self.objs.len() - 1, collected)
     }
 
     fn incref(&mut self, i: usize) {
@@ -635,11 +783,15 @@ impl Model {
         }
     }
 
+    /// The freeing of a tracked object.
+    fn count_deallocation(&mut self) {
+        if self.count[0] > 0 {
+            self.count[0] -= 1;
+        }
+    }
+
     /// What a Node's finalizer does (once per object, ever).
     fn run_finalizer(&mut self, i: usize) {
-        if let Some(f) = self.finalized_now.get_mut(i) {
-            *f = true;
-        }
         self.finalizers_run += 1;
         match self.objs[i].fin {
             Fin::Nothing => {}
@@ -657,10 +809,60 @@ impl Model {
             }
             Fin::DropFirst => {
                 if self.objs[i].refs[0].is_some() {
-                    self.dropped = true;
                     self.set_field(i, 0, None);
                 }
             }
+            Fin::WeakSelf | Fin::WeakSelfRecord | Fin::WeakReferent | Fin::WeakReferentRecord => {
+                let fin = self.objs[i].fin;
+                let target = if fin.weak_to_self() {
+                    Some(i)
+                } else {
+                    self.objs[i].refs[0]
+                };
+                if let Some(x) = target {
+                    self.finalizer_weakref(i, x, fin.weak_callback());
+                }
+            }
+        }
+    }
+
+    /// The finalizer of Node `i` makes a weak reference to `x` and hands it to
+    /// the test: the heap's finalizer made it already, and left its address
+    /// in MADE, which the model's (new or shared) weak reference must have.
+    fn finalizer_weakref(&mut self, i: usize, x: usize, callback: Callback) {
+        let made = MADE.with(|m| {
+            let mut m = m.borrow_mut();
+            let at = m.iter().position(|&(creator, _)| creator == i)?;
+            Some(m.remove(at).1)
+        });
+        let Some(p) = made else {
+            self.errors.push(format!(
+                "the finalizer of object {i} made no weak reference; the model's makes one to object {x}"
+            ));
+            return;
+        };
+        let (w, made, _) = self.weakref_new(x, callback, MADE_BY_FINALIZER | i, p);
+        if made == Made::New {
+            add(&TOTALS.finalizer_weakrefs, 1);
+            self.exercised.finalizer_weakrefs += 1;
+        } else {
+            add(&TOTALS.finalizer_shared, 1);
+            self.exercised.finalizer_shared += 1;
+        }
+        if let Some(error) = self.check_made(w, made, p) {
+            self.errors.push(format!("in the finalizer of object {i}: {error}"));
+        }
+    }
+
+    /// Whether rcgc_weakref_new's answer `p` is the model's `w`, a weak
+    /// reference the model made (`made`) or shared.
+    fn check_made(&self, w: usize, made: Made, p: *mut c_void) -> Option<String> {
+        match made {
+            Made::New => self.alive().find(|&i| i != w && self.objs[i].p == p).map(|other| {
+                format!("rcgc_weakref_new returned object {other}, the model expects a new weak reference")
+            }),
+            Made::Shared | Made::SharedMeanwhile => (self.objs[w].p != p)
+                .then(|| format!("rcgc_weakref_new did not return the shared weak reference {w} ({made:?})")),
         }
     }
 
@@ -703,7 +905,6 @@ impl Model {
                 // Resurrected: tracked again, in generation 0.
                 o.rc -= 1;
                 o.generation = 0;
-                o.alt_gen = None;
                 return;
             }
             o.rc = 0;
@@ -711,15 +912,10 @@ impl Model {
         let due = self.clear_weakrefs_to(x, |_, _| true);
         self.run_callbacks(due, None);
         self.unlink(x);
-        if let Some(d) = self.died_in.get_mut(x) {
-            *d = self.step;
-        }
         let o = &mut self.objs[x];
         o.alive = false;
         let refs: Vec<usize> = o.refs.iter_mut().filter_map(Option::take).collect();
-        if self.count[0] > 0 {
-            self.count[0] -= 1;
-        }
+        self.count_deallocation();
         for t in refs {
             self.decref(t);
         }
@@ -729,26 +925,50 @@ impl Model {
         self.objs[w].weak.as_ref().expect("model: a weak reference")
     }
 
-    /// The shared weak reference (the one without callback) to `x`, if any.
-    fn shared_weakref(&self, x: usize) -> Option<usize> {
+    /// The first weak reference to `x` if it has no callback: the shared one,
+    /// or one whose count reached 0 and which waits on the worklist.
+    fn first_without_callback(&self, x: usize) -> Option<usize> {
         let first = *self.objs[x].weakrefs.first()?;
         (self.weak(first).callback == Callback::None).then_some(first)
     }
 
-    /// rcgc_weakref_new(x) returned `p`: the weak reference the test now holds
-    /// (the shared one, or a new one made with `p`), and the generation of the
-    /// automatic collection its allocation ran, if any.
-    fn weakref_new(&mut self, x: usize, callback: Callback, p: *mut c_void) -> (usize, Option<usize>) {
+    /// The shared weak reference (the one without callback) to `x`, if any:
+    /// one waiting on the worklist is being freed and is not shared.
+    fn shared_weakref(&self, x: usize) -> Option<usize> {
+        self.first_without_callback(x).filter(|&w| self.objs[w].rc > 0)
+    }
+
+    /// rcgc_weakref_new(x, callback, ctx) returned `p`: the weak reference the
+    /// test now holds (the shared one, or a new one made with `p`), how it
+    /// was made, and the generation of the automatic collection its
+    /// allocation ran, if any.
+    fn weakref_new(
+        &mut self,
+        x: usize,
+        callback: Callback,
+        ctx: usize,
+        p: *mut c_void,
+    ) -> (usize, Made, Option<usize>) {
         if callback == Callback::None
             && let Some(shared) = self.shared_weakref(x)
         {
             self.objs[shared].ext += 1;
             self.incref(shared);
-            return (shared, None);
+            return (shared, Made::Shared, None);
         }
         // The referent is held while the allocation may collect.
         self.incref(x);
         let collected = self.count_allocation();
+        if callback == Callback::None
+            && let Some(shared) = self.shared_weakref(x)
+        {
+            // A finalizer of that collection made one: the new one is freed.
+            self.objs[shared].ext += 1;
+            self.incref(shared);
+            self.count_deallocation();
+            self.decref(x);
+            return (shared, Made::SharedMeanwhile, collected);
+        }
         let w = self.objs.len();
         let held_by_callback = callback == Callback::DropRef;
         let mut o = Obj::new(Kind::WeakRef, Fin::Nothing, 0, p);
@@ -756,13 +976,23 @@ impl Model {
         o.weak = Some(Weak {
             referent: Some(x),
             callback,
+            ctx,
             held_by_callback,
         });
         self.objs.push(o);
-        let at = usize::from(callback != Callback::None && self.shared_weakref(x).is_some());
+        let at = usize::from(callback != Callback::None && self.first_without_callback(x).is_some());
         self.objs[x].weakrefs.insert(at, w);
         self.decref(x);
-        (w, collected)
+        (w, Made::New, collected)
+    }
+
+    /// The weak reference with a callback whose `ctx` is `ctx`, alive or not.
+    fn weakref_with_ctx(&self, ctx: usize) -> Option<usize> {
+        (0..self.objs.len()).find(|&i| {
+            self.objs[i]
+                .weak
+                .is_some_and(|w| w.callback != Callback::None && w.ctx == ctx)
+        })
     }
 
     /// A weak reference's clear: it lets go of its referent, without callback.
@@ -873,7 +1103,34 @@ impl Model {
         reach
     }
 
-    /// One collection of generations 0..=g; returns CPython's count.
+    /// The unreachable set the heap reported for the collection the model
+    /// runs now, in the heap's list order, if it is the model's `unreachable`
+    /// (ids, in id order); otherwise the error is recorded and the model's
+    /// order is kept.
+    fn heap_order(&mut self, g: usize, unreachable: Vec<usize>) -> Vec<usize> {
+        let Some(reported) = COLLECTIONS.with(|c| c.borrow_mut().pop_front()) else {
+            self.errors
+                .push(format!("the heap did not collect; the model collects generation {g}"));
+            return unreachable;
+        };
+        let order: Vec<Option<usize>> = reported
+            .iter()
+            .map(|&addr| unreachable.iter().copied().find(|&i| self.objs[i].p.addr() == addr))
+            .collect();
+        let mut sorted: Vec<usize> = order.iter().flatten().copied().collect();
+        sorted.sort_unstable();
+        if order.len() != unreachable.len() || sorted != unreachable {
+            self.errors.push(format!(
+                "the collection of generation {g} found {order:?} unreachable (by list order; None: an object \
+                 the model does not find unreachable), the model {unreachable:?}"
+            ));
+            return unreachable;
+        }
+        order.into_iter().flatten().collect()
+    }
+
+    /// One collection of generations 0..=g; returns CPython's count. The
+    /// unreachable set is walked in the heap's list order (see the top comment).
     fn collect(&mut self, g: usize) -> usize {
         let target = (g + 1).min(2);
         if g < 2 {
@@ -901,9 +1158,9 @@ impl Model {
         } else if target == 2 {
             self.pending += survivors;
         }
+        let unreachable = self.heap_order(g, unreachable);
+        self.collecting = true;
         self.in_unreachable = vec![false; n];
-        self.finalized_now = vec![false; n];
-        self.died_in = vec![None; n];
         for &i in &unreachable {
             self.in_unreachable[i] = true;
         }
@@ -927,22 +1184,12 @@ impl Model {
         }
         let weakrefs_freed = self.run_callbacks(due, Some(target));
         add(&TOTALS.freed_by_callbacks, weakrefs_freed);
-        // The Record callbacks that may still run: whether one does when its
-        // weak reference and its referent die in the same step below depends
-        // on the order of the unreachable list.
-        let linked: Vec<(usize, usize)> = (0..n)
-            .filter_map(|w| {
-                let weak = self.objs[w].weak.filter(|w| w.callback == Callback::Record)?;
-                Some((w, weak.referent?))
-            })
-            .collect();
 
-        // Finalizers of the unreachable objects, all before any clear. The model
-        // runs them in id order; the heap in its list order (see the top comment).
-        self.dropped = false;
+        // Finalizers of the unreachable objects, all before any clear. The weak
+        // references they make are new objects (ids from n on), outside the set.
         let alive_before = self.alive().count();
+        let objs_before = self.objs.len();
         if self.finalizers {
-            self.step = Some(4);
             for &i in &unreachable {
                 let o = &self.objs[i];
                 if o.alive && self.in_unreachable[i] && o.kind == Kind::Node && !o.finalized {
@@ -952,16 +1199,20 @@ impl Model {
                     self.decref(i);
                 }
             }
-            self.step = None;
         }
-        let order_matters = self.dropped;
-        add(&TOTALS.freed_while_finalizing, alive_before - self.alive().count());
+        // (Minus the weak references the finalizers made, which the test holds.)
+        add(
+            &TOTALS.freed_while_finalizing,
+            alive_before + (self.objs.len() - objs_before) - self.alive().count(),
+        );
 
         // What the finalizers made reachable again survives.
-        let set: Vec<bool> = (0..n).map(|i| self.in_unreachable[i] && self.objs[i].alive).collect();
+        let set: Vec<bool> = (0..self.objs.len())
+            .map(|i| i < n && self.in_unreachable[i] && self.objs[i].alive)
+            .collect();
         let reach = self.reachable_within(&set);
         let mut garbage = Vec::new();
-        for i in (0..n).filter(|&i| set[i]) {
+        for &i in unreachable.iter().filter(|&&i| set[i]) {
             if reach[i] {
                 self.objs[i].generation = target;
                 self.in_unreachable[i] = false;
@@ -969,11 +1220,18 @@ impl Model {
                 garbage.push(i);
             }
         }
+        // Weak references the finalizers made to what is still garbage are
+        // cleared, without callbacks (newer CPython's rule: see the top comment).
+        for &i in &garbage {
+            add(&TOTALS.cleared_after_finalizers, self.objs[i].weakrefs.len());
+            self.exercised.cleared_after_finalizers += self.objs[i].weakrefs.len();
+            let due = self.clear_weakrefs_to(i, |_, _| false);
+            assert!(due.is_empty(), "model: no callback is due");
+        }
         let found = garbage.len() + weakrefs_freed;
 
         // Clear what is left; refcounting frees the cycles. As in the heap, what
         // one clear releases is freed after it, from the worklist.
-        self.step = Some(7);
         for &i in &garbage {
             if !self.objs[i].alive {
                 continue;
@@ -992,27 +1250,8 @@ impl Model {
                 self.objs[i].generation = target;
             }
         }
-        self.step = None;
-        if order_matters {
-            for &i in &unreachable {
-                let o = &mut self.objs[i];
-                if o.alive && self.finalized_now[i] {
-                    o.alt_gen = match o.generation {
-                        0 => Some(target),
-                        generation if generation == target => Some(0),
-                        _ => None,
-                    };
-                }
-            }
-        }
-        for (w, x) in linked {
-            if self.died_in[w].is_some() && self.died_in[w] == self.died_in[x] {
-                self.either_calls.push(w);
-            }
-        }
         self.in_unreachable.clear();
-        self.finalized_now.clear();
-        self.died_in.clear();
+        self.collecting = false;
         found
     }
 
@@ -1086,11 +1325,20 @@ impl Harness {
         RESURRECTED.with(|r| r.borrow_mut().clear());
         MISUSE.with(|m| m.borrow_mut().clear());
         CALLED.with(|c| c.borrow_mut().clear());
+        MADE.with(|m| m.borrow_mut().clear());
+        COLLECTIONS.with(|c| c.borrow_mut().clear());
 
         let heap = Heap::new(Config::default()).expect("Heap::new");
         // SAFETY: just created; alive until `finish` destroys it.
         let h = unsafe { heap.as_ref() };
         h.set_misuse_handler(Some(record_misuse), ptr::null_mut());
+        // Every collection's unreachable set, in the heap's order.
+        h.set_debug(rcgc_debug_flag::RCGC_DEBUG_COLLECTABLE as c_int)
+            .expect("rcgc_set_debug");
+        h.set_debug_output(Some(collectable_line), ptr::null_mut());
+        // SAFETY: a live heap.
+        let r = unsafe { rcgc_add_callback(heap.as_ptr().cast(), Some(collection_starts), ptr::null_mut()) };
+        assert_eq!(r, rcgc_result::RCGC_OK, "rcgc_add_callback");
         let node_name = CString::new("Node").unwrap();
         let node = h
             .register_type(&rcgc_type_spec {
@@ -1199,16 +1447,16 @@ impl Harness {
                     return;
                 }
                 let fin = Fin::from_byte(fin);
-                let id = self.model.objs.len();
                 // SAFETY: the type lives as long as the heap.
                 let ty = unsafe { &*self.node_type };
                 let p = self.heap().alloc(ty, size_of::<Node>()).expect("alloc Node").payload();
-                // SAFETY: a fresh, zeroed Node payload.
+                let id;
+                (id, automatic) = self.model.alloc(Kind::Node, fin, 2, p);
+                // SAFETY: a fresh, zeroed Node payload (nothing ran since its allocation).
                 unsafe {
                     (*p.cast::<Node>()).id = id;
                     (*p.cast::<Node>()).fin = fin as usize;
                 }
-                automatic = self.model.alloc(Kind::Node, fin, 2, p);
                 add(&TOTALS.objects, 1);
             }
             Op::AllocSlots { n } => {
@@ -1216,16 +1464,17 @@ impl Harness {
                     return;
                 }
                 let n = usize::from(n % 4);
-                let id = self.model.objs.len();
-                let obj = self.heap().slots_new(n + 1).expect("slots_new");
+                let p = self.heap().slots_new(n + 1).expect("slots_new").payload();
+                let id;
+                (id, automatic) = self.model.alloc(Kind::Slots, Fin::Nothing, n, p);
                 // SAFETY: the type lives as long as the heap.
                 let tag_type = unsafe { &*self.tag_type };
+                // (The tag's type has no traverse: its allocation never collects.)
                 let tag = self.heap().alloc(tag_type, size_of::<Tag>()).expect("alloc Tag");
                 // SAFETY: a fresh Tag payload.
                 unsafe { (*tag.payload().cast::<Tag>()).owner = id };
-                slots::set(obj, n, Some(tag)).expect("slots::set tag");
+                slots::set(header(p), n, Some(tag)).expect("slots::set tag");
                 decref(tag, "model test");
-                automatic = self.model.alloc(Kind::Slots, Fin::Nothing, n, obj.payload());
                 add(&TOTALS.objects, 1);
             }
             Op::Link { src, field, dst } => {
@@ -1269,9 +1518,10 @@ impl Harness {
                         "collect({g}) returned {found}, CPython's rules give {expected}"
                     ));
                 }
-                // No collection frees what the test could reach.
-                for (i, o) in self.model.objs.iter().enumerate() {
-                    if reach_before[i] && !o.alive {
+                // No collection frees what the test could reach (finalizers may
+                // have made objects since).
+                for (i, (o, &reached)) in self.model.objs.iter().zip(&reach_before).enumerate() {
+                    if reached && !o.alive {
                         self.fail(format_args!(
                             "object {i} was reachable before the collection and is dead"
                         ));
@@ -1372,12 +1622,12 @@ impl Harness {
             Callback::DropRef if self.model.objs[x].kind == Kind::WeakRef => Callback::Record,
             callback => callback,
         };
-        // A callback's context is the model id of its weak reference (the next one).
-        let id = self.model.objs.len();
-        let (f, ctx): (rcgc_weakref_fn, *mut c_void) = match callback {
+        // A callback's context is the operation's number.
+        let ctx = self.step;
+        let (f, ctx_ptr): (rcgc_weakref_fn, *mut c_void) = match callback {
             Callback::None => (None, ptr::null_mut()),
-            Callback::Record => (Some(weak_record), ptr::without_provenance_mut(id)),
-            Callback::DropRef => (Some(weak_drop_ref), ptr::without_provenance_mut(id)),
+            Callback::Record => (Some(weak_record), ptr::without_provenance_mut(ctx)),
+            Callback::DropRef => (Some(weak_drop_ref), ptr::without_provenance_mut(ctx)),
         };
         let referent = header(self.model.objs[x].p);
         // A DropRef callback gets its reference before the referent can die:
@@ -1389,31 +1639,28 @@ impl Harness {
         }
         let wr = self
             .heap()
-            .weakref_new(referent, f, ctx)
+            .weakref_new(referent, f, ctx_ptr)
             .unwrap_or_else(|e| self.fail(format_args!("rcgc_weakref_new of object {x}: {e}")));
         if hold {
             incref(wr);
         }
         let p = wr.payload();
-        let (w, automatic) = self.model.weakref_new(x, callback, p);
+        let (w, made, automatic) = self.model.weakref_new(x, callback, ctx, p);
         if hold {
             decref(referent, "model test");
             self.model.decref(x);
         }
-        if w < id {
-            add(&TOTALS.shared_weakrefs, 1);
-            if p != self.model.objs[w].p {
-                self.fail(format_args!(
-                    "rcgc_weakref_new without callback did not return the shared weak reference {w}"
-                ));
+        match made {
+            Made::New => add(&TOTALS.weakrefs, 1),
+            Made::Shared => add(&TOTALS.shared_weakrefs, 1),
+            Made::SharedMeanwhile => {
+                add(&TOTALS.shared_weakrefs, 1);
+                add(&TOTALS.shared_meanwhile, 1);
+                self.model.exercised.shared_meanwhile += 1;
             }
-        } else {
-            add(&TOTALS.weakrefs, 1);
-            if let Some(other) = self.model.alive().find(|&i| i != w && self.model.objs[i].p == p) {
-                self.fail(format_args!(
-                    "rcgc_weakref_new ({callback:?}) returned object {other}, the model expects a new weak reference"
-                ));
-            }
+        }
+        if let Some(error) = self.model.check_made(w, made, p) {
+            self.fail(format_args!("{callback:?}: {error}"));
         }
         automatic
     }
@@ -1442,6 +1689,23 @@ impl Harness {
         let misuse = MISUSE.with(|m| std::mem::take(&mut *m.borrow_mut()));
         if !misuse.is_empty() {
             self.fail(format_args!("misuse reported: {misuse:?}"));
+        }
+        let errors = std::mem::take(&mut self.model.errors);
+        if !errors.is_empty() {
+            self.fail(format_args!("{}", errors.join("; ")));
+        }
+        let made = MADE.with(|m| std::mem::take(&mut *m.borrow_mut()));
+        if !made.is_empty() {
+            self.fail(format_args!(
+                "finalizers made weak references the model's did not make: (Node, address) {made:?}"
+            ));
+        }
+        let collections = COLLECTIONS.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        if !collections.is_empty() {
+            self.fail(format_args!(
+                "the heap ran {} collections the model did not run",
+                collections.len()
+            ));
         }
         self.model.check_counts_consistent();
 
@@ -1524,17 +1788,11 @@ impl Harness {
                 ))
             };
             if real_gen != o.generation {
-                if o.alt_gen == Some(real_gen) {
-                    add(&TOTALS.either_generation, 1);
-                    self.model.objs[i].generation = real_gen;
-                } else {
-                    self.fail(format_args!(
-                        "object {i} ({:?}) is in generation {real_gen}, the model says {} (or {:?})",
-                        o.kind, o.generation, o.alt_gen
-                    ));
-                }
+                self.fail(format_args!(
+                    "object {i} ({:?}) is in generation {real_gen}, the model says {}",
+                    o.kind, o.generation
+                ));
             }
-            self.model.objs[i].alt_gen = None;
         }
 
         // The collector's state.
@@ -1571,12 +1829,20 @@ impl Harness {
         self.called.resize(n, 0);
         let mut real = Vec::new();
         for call in CALLED.with(|c| std::mem::take(&mut *c.borrow_mut())) {
-            let id = call.id;
-            if id >= n || self.model.objs[id].kind != Kind::WeakRef || self.model.objs[id].p != call.weakref {
+            let Some(id) = self.model.weakref_with_ctx(call.ctx) else {
+                self.fail(format_args!(
+                    "a callback ran with ctx {:#x}, which no weak reference of the model has",
+                    call.ctx
+                ))
+            };
+            if self.model.objs[id].p != call.weakref {
                 self.fail(format_args!(
                     "a callback made for weak reference {id} was called with {:?}",
                     call.weakref
                 ));
+            }
+            if call.ctx & MADE_BY_FINALIZER != 0 {
+                add(&TOTALS.finalizer_callbacks, 1);
             }
             if !call.referent.is_null() {
                 self.fail(format_args!(
@@ -1591,16 +1857,12 @@ impl Harness {
             real.push(id);
         }
         let mut expected = std::mem::take(&mut self.model.calls);
-        let either = std::mem::take(&mut self.model.either_calls);
         add(&TOTALS.callbacks, real.len());
-        add(&TOTALS.either_callback, either.len());
-        real.retain(|w| !either.contains(w));
-        expected.retain(|w| !either.contains(w));
         real.sort_unstable();
         expected.sort_unstable();
         if real != expected {
             self.fail(format_args!(
-                "callbacks ran for weak references {real:?}, the model expects {expected:?} (and accepts either for {either:?})"
+                "callbacks ran for weak references {real:?}, the model expects {expected:?}"
             ));
         }
 
@@ -1693,9 +1955,12 @@ impl Harness {
             destroyed, expected,
             "rcgc_heap_free destroys every live object exactly once"
         );
+        // (rcgc_heap_free's own collections and finalizers run unchecked.)
         RESURRECTED.with(|r| r.borrow_mut().clear());
         FINALIZED.with(|f| f.borrow_mut().clear());
         CALLED.with(|c| c.borrow_mut().clear());
+        MADE.with(|m| m.borrow_mut().clear());
+        COLLECTIONS.with(|c| c.borrow_mut().clear());
     }
 }
 
@@ -1749,11 +2014,13 @@ pub fn decode(data: &[u8]) -> (CaseConfig, Vec<Op>) {
     (config, ops)
 }
 
-/// Runs one whole sequence.
-pub fn run(config: &CaseConfig, ops: &[Op], stress: bool) {
+/// Runs one whole sequence; returns what it exercised.
+pub fn run(config: &CaseConfig, ops: &[Op], stress: bool) -> Exercised {
     let mut harness = Harness::new(config, stress);
     for op in ops {
         harness.apply(op);
     }
+    let exercised = harness.model.exercised;
     harness.finish(config.leak_at_end);
+    exercised
 }
