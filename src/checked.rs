@@ -15,6 +15,7 @@
 //! - Each call that reaches a checked heap enters it for the call's duration;
 //!   a second thread entering while the first is inside is misuse.
 
+use std::ptr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -31,12 +32,17 @@ static CHECKED_HEAPS: AtomicUsize = AtomicUsize::new(0);
 #[derive(Clone, Copy)]
 enum Record {
     /// A live object of `heap`.
-    Object { heap: usize },
+    Object { heap: *const Heap },
     /// A freed (quarantined) object that had type `ty`.
-    Freed { heap: usize, ty: usize },
+    Freed { heap: *const Heap, ty: *const Type },
     /// A type of `heap`.
-    Type { heap: usize },
+    Type { heap: *const Heap },
 }
+
+// SAFETY: a record's pointers are only dereferenced while their heap lives
+// (a heap removes its records before it goes), by the thread using that
+// heap; the registry's lock orders every access to the records themselves.
+unsafe impl Send for Record {}
 
 type Map = AddrMap<Record>;
 
@@ -66,7 +72,7 @@ pub fn heap_created(checked: bool) {
 pub fn heap_freed(heap: &Heap) {
     HEAPS.fetch_sub(1, Ordering::Relaxed);
     if heap.checked().is_some() {
-        let me = heap as *const Heap as usize;
+        let me: *const Heap = heap;
         registry(|r| {
             r.retain(|_, record| match *record {
                 Record::Object { heap } | Record::Freed { heap, .. } | Record::Type { heap } => heap != me,
@@ -81,7 +87,7 @@ pub fn register_object(heap: &Heap, h: &Header) -> Result<(), Error> {
     insert(
         h.payload() as usize,
         Record::Object {
-            heap: heap as *const Heap as usize,
+            heap: ptr::from_ref(heap),
         },
     )
 }
@@ -91,7 +97,7 @@ pub fn register_type(heap: &Heap, ty: &Type) -> Result<(), Error> {
     insert(
         ty as *const Type as usize,
         Record::Type {
-            heap: heap as *const Heap as usize,
+            heap: ptr::from_ref(heap),
         },
     )
 }
@@ -112,15 +118,15 @@ pub fn unregister(addr: usize) {
 /// The heap a registered pointer belongs (or belonged) to.
 pub fn heap_of(addr: usize) -> Option<*const Heap> {
     registry(|r| match r.get(&addr).copied()? {
-        Record::Object { heap } | Record::Freed { heap, .. } | Record::Type { heap } => Some(heap as *const Heap),
+        Record::Object { heap } | Record::Freed { heap, .. } | Record::Type { heap } => Some(heap),
     })
 }
 
 /// Records that an object was freed (its block is quarantined).
 pub fn object_freed(heap: &Heap, h: &Header) {
     let record = Record::Freed {
-        heap: heap as *const Heap as usize,
-        ty: h.ty() as *const Type as usize,
+        heap: ptr::from_ref(heap),
+        ty: ptr::from_ref(h.ty()),
     };
     // The record exists (inserted at allocation), so this never allocates.
     registry(|r| {
@@ -143,10 +149,10 @@ pub enum Known {
 #[inline(never)]
 pub fn object(addr: usize) -> Result<Known, Error> {
     match registry(|r| r.get(&addr).copied()) {
-        Some(Record::Object { heap }) => Ok(Known::Live(heap as *const Heap)),
+        Some(Record::Object { heap }) => Ok(Known::Live(heap)),
         Some(Record::Freed { ty, .. }) => {
             // SAFETY: types live as long as their heap, whose records exist.
-            let ty = unsafe { &*(ty as *const Type) };
+            let ty = unsafe { &*ty };
             Err(Error::Dead {
                 addr,
                 ty: ty.display_name(),
@@ -165,7 +171,7 @@ pub fn object(addr: usize) -> Result<Known, Error> {
 #[inline(never)]
 pub fn type_ptr(addr: usize) -> Result<Known, Error> {
     match registry(|r| r.get(&addr).copied()) {
-        Some(Record::Type { heap }) => Ok(Known::Live(heap as *const Heap)),
+        Some(Record::Type { heap }) => Ok(Known::Live(heap)),
         Some(_) => Err(Error::NotAnObject {
             addr,
             what: "an object, not a type",

@@ -85,6 +85,8 @@ enum Reach {
 struct Node {
     /// The object's address (its payload, as C sees it).
     addr: usize,
+    /// The object itself, for the callers that get objects back.
+    header: *const Header,
     /// Index of its type's name in `Snapshot::names`.
     name: usize,
     refcount: u32,
@@ -205,6 +207,7 @@ impl Snapshot {
             };
             snapshot.nodes.push(Node {
                 addr: h.addr(),
+                header: h,
                 name,
                 refcount: h.refcnt(),
                 external: 0,
@@ -725,8 +728,7 @@ impl Heap {
             .ok_or_else(|| not_reachable(target))?;
         let mut objects = with_capacity(chain.len())?;
         for i in chain {
-            // SAFETY: a live object of the snapshot just taken; no user code has run since.
-            objects.push(unsafe { Header::from_payload(snapshot.nodes[i].addr as *const c_void) } as *const Header);
+            objects.push(snapshot.nodes[i].header);
         }
         Ok(objects)
     }

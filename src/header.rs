@@ -122,7 +122,9 @@ impl State {
 /// The header in front of every object's payload.
 #[repr(C, align(16))]
 pub struct Header {
-    tag: Cell<usize>,
+    /// The type's address with the mark bits in its low byte, kept as a
+    /// pointer so that it keeps the type's provenance.
+    tag: Cell<*const Type>,
     refcnt: Cell<u32>,
     gc: Cell<u32>,
 }
@@ -150,7 +152,7 @@ impl Header {
         // SAFETY: the caller hands us aligned, writable, exclusively owned memory.
         unsafe {
             header.write(Header {
-                tag: Cell::new(ty as *const Type as usize | large | slow),
+                tag: Cell::new((ty as *const Type).map_addr(|a| a | large | slow)),
                 refcnt: Cell::new(1),
                 gc: Cell::new(0),
             });
@@ -180,30 +182,42 @@ impl Header {
         self.payload() as usize
     }
 
+    /// The tag's bits: the type's address and the marks.
+    #[inline(always)]
+    fn bits(&self) -> usize {
+        self.tag.get().addr()
+    }
+
+    /// Changes the tag's mark bits, keeping the type pointer's provenance.
+    #[inline(always)]
+    fn update(&self, f: impl FnOnce(usize) -> usize) {
+        self.tag.set(self.tag.get().map_addr(f));
+    }
+
     /// The object's type.
     #[inline(always)]
     pub fn ty(&self) -> &Type {
         // SAFETY: the tag holds the address of the object's type, which lives as
         // long as its heap, and so as long as any of its objects.
-        unsafe { &*((self.tag.get() & !TAG_MASK) as *const Type) }
+        unsafe { &*self.tag.get().map_addr(|a| a & !TAG_MASK) }
     }
 
     /// The collector state.
     #[inline(always)]
     pub fn state(&self) -> State {
-        State::from_bits(self.tag.get() & STATE_MASK)
+        State::from_bits(self.bits() & STATE_MASK)
     }
 
     /// The collector state as its raw number (`State as u8`), for range tests.
     #[inline(always)]
     pub fn state_raw(&self) -> u8 {
-        (self.tag.get() & STATE_MASK) as u8
+        (self.bits() & STATE_MASK) as u8
     }
 
     /// Sets the collector state.
     #[inline(always)]
     pub fn set_state(&self, state: State) {
-        self.tag.set((self.tag.get() & !STATE_MASK) | state as usize);
+        self.update(|tag| (tag & !STATE_MASK) | state as usize);
     }
 
     /// Sets the state and the `gc` word together (tracking into a vector slot).
@@ -215,29 +229,29 @@ impl Header {
 
     /// Whether finalize has run for this object.
     pub fn finalized(&self) -> bool {
-        self.tag.get() & FINALIZED != 0
+        self.bits() & FINALIZED != 0
     }
 
     /// Whether the block came from the system allocator rather than an arena.
     pub fn is_large(&self) -> bool {
-        self.tag.get() & LARGE != 0
+        self.bits() & LARGE != 0
     }
 
     /// Marks finalize as run (it never runs again for this object).
     pub fn set_finalized(&self) {
-        self.tag.set(self.tag.get() | FINALIZED);
+        self.update(|tag| tag | FINALIZED);
     }
 
     /// Whether weak references to this object may exist (see src/weakref.rs).
     #[inline(always)]
     pub fn weakly_referenced(&self) -> bool {
-        self.tag.get() & WEAKLY_REFERENCED != 0
+        self.bits() & WEAKLY_REFERENCED != 0
     }
 
     /// Records whether weak references to this object exist.
     pub fn set_weakly_referenced(&self, value: bool) {
-        let tag = self.tag.get() & !WEAKLY_REFERENCED;
-        self.tag.set(if value { tag | WEAKLY_REFERENCED } else { tag });
+        let mark = if value { WEAKLY_REFERENCED } else { 0 };
+        self.update(|tag| (tag & !WEAKLY_REFERENCED) | mark);
     }
 
     /// The reference count.
@@ -267,8 +281,7 @@ impl Header {
     /// Marks a block free, keeping its type for misuse reports and its SLOW
     /// mark (a stale pointer into a checked heap still takes the checked path).
     pub fn mark_freed(&self) {
-        self.tag
-            .set((self.tag.get() & (!TAG_MASK | SLOW)) | State::Freed as usize);
+        self.update(|tag| (tag & (!TAG_MASK | SLOW)) | State::Freed as usize);
         self.refcnt.set(0);
     }
 }

@@ -1,8 +1,9 @@
 //! Memory straight from the kernel, in transparent huge pages where it gives
 //! them: one page fault per 2 MiB instead of 512, which on the VMs this was
 //! measured on is most of the cost of touching fresh memory (about 1.4 us per
-//! 4 KiB fault). Linux only; elsewhere `ZeroedPages::new` returns None and
-//! callers use the global allocator.
+//! 4 KiB fault). Linux only, and not under Miri (which cannot run these
+//! calls); elsewhere `ZeroedPages::new` returns None and callers use the
+//! global allocator, and the advice does nothing.
 
 /// A transparent huge page on x86-64 (and aarch64 with 4 KiB pages).
 pub(crate) const HUGE_PAGE: usize = 2 << 20;
@@ -11,13 +12,13 @@ pub(crate) const HUGE_PAGE: usize = 2 << 20;
 /// (where THP is "madvise" or "always"; elsewhere, or on failure, nothing
 /// changes: the advice is only a hint).
 pub(crate) fn advise_huge_pages(p: *mut u8, len: usize) {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     // SAFETY: madvise with MADV_HUGEPAGE changes no contents and no
     // permissions; the caller owns the range.
     unsafe {
         libc::madvise(p.cast(), len, libc::MADV_HUGEPAGE);
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(all(target_os = "linux", not(miri))))]
     let _ = (p, len);
 }
 
@@ -35,7 +36,7 @@ pub(crate) struct ZeroedPages {
 impl ZeroedPages {
     /// `len` zeroed entries, or None (not Linux, or no memory).
     pub(crate) fn new(len: usize) -> Option<ZeroedPages> {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", not(miri)))]
         {
             let bytes = len.checked_mul(size_of::<u32>())?.checked_next_multiple_of(HUGE_PAGE)?;
             let map_len = bytes.checked_add(HUGE_PAGE)?;
@@ -63,7 +64,7 @@ impl ZeroedPages {
                 len,
             })
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(all(target_os = "linux", not(miri))))]
         {
             let _ = len;
             None
@@ -86,12 +87,12 @@ impl ZeroedPages {
 
 impl Drop for ZeroedPages {
     fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", not(miri)))]
         // SAFETY: the mapping made in `new`, unmapped once; no slice of it outlives `self`.
         unsafe {
             libc::munmap(self.map.cast(), self.map_len);
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(all(target_os = "linux", not(miri))))]
         let _ = (self.map, self.map_len);
     }
 }

@@ -79,8 +79,16 @@ pub const MAX_SEGMENTS: usize = (LARGE_IDS >> SEGMENT_ID_SHIFT) as usize;
 /// The most large blocks alive at once: their ids stay below NO_ID.
 const MAX_LARGE: usize = (NO_ID - LARGE_IDS) as usize;
 /// A free slot of `large_ids` holds the next free slot shifted left by one,
-/// with this bit set (headers are 16-byte aligned, so their addresses never have it).
+/// with this bit set, as an address without provenance (headers are 16-byte
+/// aligned, so their addresses never have it).
 const FREE_SLOT: usize = 1;
+
+/// The arena a small block lies in: its address rounded down to ARENA_SIZE,
+/// with the block's provenance (the segment's).
+#[inline(always)]
+fn arena_of<T>(block: *const T) -> *const u8 {
+    block.cast::<u8>().map_addr(|a| a & !(ARENA_SIZE - 1))
+}
 
 /// The layout of a segment.
 fn segment_layout() -> Layout {
@@ -108,15 +116,16 @@ const _: () = assert!(std::mem::size_of::<LargePrefix>() == LARGE_PREFIX);
 pub struct Pool {
     classes: [Class; NUM_CLASSES],
     arenas: Vec<*mut u8>,
-    /// Every segment, to give back when the pool goes, as its address minus
-    /// its index times SEGMENT_SIZE (wrapping): a small block's id names its
-    /// segment by its index here, and `segments[id >> 18] + id * 16` is the block.
-    segments: Vec<usize>,
+    /// Every segment, to give back when the pool goes, as a pointer to it
+    /// moved down by its index times SEGMENT_SIZE (wrapping, so it keeps the
+    /// segment's provenance): a small block's id names its segment by its
+    /// index here, and `segments[id >> 18] + id * 16` is the block.
+    segments: Vec<*mut u8>,
     /// The most segments this pool takes (MAX_SEGMENTS; less in tests).
     segment_limit: usize,
-    /// Large blocks by their id's slot: a header's address, or a free slot
-    /// (FREE_SLOT, the next free slot above it).
-    large_ids: Vec<usize>,
+    /// Large blocks by their id's slot: a header, or a free slot (FREE_SLOT,
+    /// the next free slot above it).
+    large_ids: Vec<*mut u8>,
     /// The first free slot of `large_ids`, or NO_ID.
     large_free: Id,
     /// The next arena of the newest segment not carved yet, and that segment's end.
@@ -131,8 +140,8 @@ pub struct Pool {
 /// load, so a collection's scan can hold it while no allocation can happen.
 #[derive(Clone, Copy)]
 pub struct IdMap {
-    segments: *const usize,
-    large: *const usize,
+    segments: *const *mut u8,
+    large: *const *mut u8,
 }
 
 impl IdMap {
@@ -172,7 +181,7 @@ impl IdMap {
     unsafe fn small(self, id: Id) -> *const Header {
         // SAFETY: per the contract.
         let biased = unsafe { *self.segments.add((id >> SEGMENT_ID_SHIFT) as usize) };
-        biased.wrapping_add(id as usize * GRANULE) as *const Header
+        biased.wrapping_add(id as usize * GRANULE).cast::<Header>()
     }
 
     /// # Safety
@@ -180,7 +189,7 @@ impl IdMap {
     #[inline(always)]
     unsafe fn large(self, id: Id) -> *const Header {
         // SAFETY: per the contract.
-        unsafe { *self.large.add((id - LARGE_IDS) as usize) as *const Header }
+        unsafe { (*self.large.add((id - LARGE_IDS) as usize)).cast::<Header>() }
     }
 }
 
@@ -303,7 +312,7 @@ impl Pool {
             if !self.segments.is_empty() {
                 advise_huge_pages(segment, SEGMENT_SIZE);
             }
-            let biased = (segment as usize).wrapping_sub(self.segments.len() * SEGMENT_SIZE);
+            let biased = segment.wrapping_sub(self.segments.len() * SEGMENT_SIZE);
             self.segments.push(biased);
             self.carve = segment;
             self.carve_end = segment.wrapping_add(SEGMENT_SIZE);
@@ -312,7 +321,7 @@ impl Pool {
         self.carve = base.wrapping_add(ARENA_SIZE);
         // The segment's biased address is `segment * SEGMENT_SIZE` below its
         // real one, so this is `segment << 18 | granule`.
-        let first_id = ((base as usize).wrapping_sub(self.segments[self.segments.len() - 1]) / GRANULE) as Id;
+        let first_id = (base.addr().wrapping_sub(self.segments[self.segments.len() - 1].addr()) / GRANULE) as Id;
         // SAFETY: the arena is ours, ARENA_SIZE-aligned; its first word holds
         // its block size, its second the id of its first granule.
         unsafe {
@@ -347,12 +356,12 @@ impl Pool {
         let header = prefix.cast::<u8>().wrapping_add(LARGE_PREFIX);
         // Room for a new slot was reserved above when no slot was free.
         let slot = if self.large_free == NO_ID {
-            self.large_ids.push(header as usize);
+            self.large_ids.push(header);
             self.large_ids.len() - 1
         } else {
             let slot = self.large_free as usize;
-            self.large_free = (self.large_ids[slot] >> 1) as Id;
-            self.large_ids[slot] = header as usize;
+            self.large_free = (self.large_ids[slot].addr() >> 1) as Id;
+            self.large_ids[slot] = header;
             slot
         };
         // SAFETY: `prefix` is a fresh block we own; `self.large` is the list head.
@@ -387,7 +396,7 @@ impl Pool {
             return unsafe { self.free_large(block) };
         }
         header.mark_freed();
-        let base = (block as usize & !(ARENA_SIZE - 1)) as *mut u8;
+        let base = arena_of(block);
         // SAFETY: small blocks live in an ARENA_SIZE-aligned arena whose first
         // word is the block size; the block has room for the link at offset 16.
         // That size is a multiple of GRANULE from MIN_BLOCK to MAX_SMALL, so
@@ -413,7 +422,7 @@ impl Pool {
         unsafe {
             let LargePrefix { prev, next, size, id } = prefix.read();
             let slot = id - LARGE_IDS as usize;
-            self.large_ids[slot] = (self.large_free as usize) << 1 | FREE_SLOT;
+            self.large_ids[slot] = ptr::without_provenance_mut((self.large_free as usize) << 1 | FREE_SLOT);
             self.large_free = slot as Id;
             if prev.is_null() {
                 self.large = next;
@@ -459,23 +468,23 @@ impl Pool {
             unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).size - LARGE_PREFIX }
         } else {
             // SAFETY: small blocks live in an arena whose first word is the block size.
-            unsafe { ((block as usize & !(ARENA_SIZE - 1)) as *const usize).read() }
+            unsafe { arena_of(block).cast::<usize>().read() }
         }
     }
 
     /// The id of a live object of this pool.
     #[inline(always)]
     pub fn id_of(&self, header: &Header) -> Id {
-        let block = header as *const Header as usize;
+        let block = header as *const Header as *const u8;
         if header.is_large() {
             // SAFETY: large blocks carry their prefix, with the id.
-            unsafe { (*(block as *const u8).wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).id as Id }
+            unsafe { (*block.wrapping_sub(LARGE_PREFIX).cast::<LargePrefix>()).id as Id }
         } else {
-            let base = block & !(ARENA_SIZE - 1);
+            let base = arena_of(block);
             // SAFETY: small blocks live in an arena whose second word is the
             // id of its first granule.
-            let first = unsafe { (base as *const usize).add(1).read() } as Id;
-            first + ((block - base) / GRANULE) as Id
+            let first = unsafe { base.cast::<usize>().add(1).read() } as Id;
+            first + ((block.addr() - base.addr()) / GRANULE) as Id
         }
     }
 
@@ -550,7 +559,7 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         for (index, &biased) in self.segments.iter().enumerate() {
-            let segment = biased.wrapping_add(index * SEGMENT_SIZE) as *mut u8;
+            let segment = biased.wrapping_add(index * SEGMENT_SIZE);
             // SAFETY: each segment was allocated with this layout and is freed once.
             unsafe { dealloc(segment, segment_layout()) };
         }

@@ -470,9 +470,10 @@ impl Heap {
 
     /// rcgc_heap_free: clears every weak reference, without callbacks.
     pub(crate) fn clear_all_weakrefs(&self) {
-        for (referent, head) in self.weak.with(std::mem::take) {
-            // SAFETY: the table holds live referents and their live weak references.
-            unsafe { &*(referent as *const Header) }.set_weakly_referenced(false);
+        for (_, head) in self.weak.with(std::mem::take) {
+            // SAFETY: the table holds live weak references to live referents;
+            // a list's head points at the referent the entry is for.
+            unsafe { &*payload(&*head).referent.get() }.set_weakly_referenced(false);
             let mut next = head;
             // SAFETY: as above.
             while let Some(wr) = unsafe { next.as_ref() } {
