@@ -415,14 +415,14 @@ fn traverse_reporting_too_many_references_abandons_the_collection() {
     let name = CString::new("Liar").unwrap();
     let spec = rcgc_type_spec {
         name: name.as_ptr(),
-        size: 8,
+        size: size_of::<Node>(),
         traverse: Some(lying_traverse),
         clear: Some(node_clear),
         finalize: None,
         destroy: None,
     };
     let ty = f.heap().register_type(&spec).unwrap();
-    let liar = f.heap().alloc(ty, 8).unwrap();
+    let liar = f.heap().alloc(ty, size_of::<Node>()).unwrap();
     let err = f.heap().collect(2).unwrap_err();
     assert_eq!(err.code(), crate::error::rcgc_result::RCGC_ERR_INVALID_OBJECT);
     assert_eq!(f.heap().generation_of(liar), Some(2), "every candidate survives");
