@@ -28,6 +28,8 @@ mod weakref;
 mod debug;
 mod graph;
 
+pub use collector::{rcgc_counts, rcgc_thresholds};
+
 use std::ffi::c_void;
 
 use crate::checked;

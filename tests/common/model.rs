@@ -124,6 +124,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rcgc::collector::{rcgc_gc_info, rcgc_gc_phase};
 use rcgc::debug::rcgc_debug_flag;
 use rcgc::error::rcgc_result;
+use rcgc::ffi::{rcgc_counts, rcgc_thresholds};
 use rcgc::header::Header;
 use rcgc::heap::{Config, Heap};
 use rcgc::refcount::{decref, incref, set_ref};
@@ -131,16 +132,18 @@ use rcgc::slots;
 use rcgc::types::{Type, rcgc_type_spec, rcgc_visit_fn};
 use rcgc::weakref::rcgc_weakref_fn;
 
-/// rcgc_counts and rcgc_thresholds: three `size_t`s.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Triple {
-    gen0: usize,
-    gen1: usize,
-    gen2: usize,
+/// The three values of an rcgc_counts or an rcgc_thresholds.
+trait Triple {
+    fn array(self) -> [usize; 3];
 }
 
-impl Triple {
+impl Triple for rcgc_counts {
+    fn array(self) -> [usize; 3] {
+        [self.gen0, self.gen1, self.gen2]
+    }
+}
+
+impl Triple for rcgc_thresholds {
     fn array(self) -> [usize; 3] {
         [self.gen0, self.gen1, self.gen2]
     }
@@ -153,8 +156,8 @@ impl Triple {
 // (rcgc_weakref_get_ref in the operation, rcgc_weakref_get inside callbacks),
 // and so does making one inside a finalizer (rcgc_weakref_new).
 unsafe extern "C" {
-    fn rcgc_get_count(heap: *const c_void) -> Triple;
-    fn rcgc_get_threshold(heap: *const c_void) -> Triple;
+    fn rcgc_get_count(heap: *const c_void) -> rcgc_counts;
+    fn rcgc_get_threshold(heap: *const c_void) -> rcgc_thresholds;
     fn rcgc_set_threshold(heap: *mut c_void, gen0: usize, gen1: usize, gen2: usize) -> rcgc_result;
     fn rcgc_enable(heap: *mut c_void) -> rcgc_result;
     fn rcgc_disable(heap: *mut c_void) -> rcgc_result;
