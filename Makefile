@@ -10,7 +10,7 @@ LIBS    := -lpthread -ldl -lm
 TARGET  := target/debug
 PYTHON  ?= python3
 
-.PHONY: all build demo examples test test-rust test-valgrind test-stress test-python lint clean
+.PHONY: all build demo examples test test-rust test-valgrind test-stress test-python miri lint clean
 
 all: build
 
@@ -58,6 +58,17 @@ test-stress:
 # rcgc against real CPython on the same graphs, through ctypes.
 test-python: build
 	$(PYTHON) -m pytest -q tests/cpython
+
+# Miri (needs a nightly toolchain with the miri component, so it is not part of
+# `make test`: CI must not depend on nightly): the core's unit tests and a short run
+# of the model test, interpreted with Tree Borrows and strict provenance, which
+# report undefined behaviour, out-of-bounds or uninitialized reads and
+# integer-to-pointer casts. The unit tests that need hundreds of thousands of
+# objects are ignored under Miri (cfg_attr in src/tests.rs). About 10 minutes.
+MIRIFLAGS_RCGC := -Zmiri-tree-borrows -Zmiri-strict-provenance -Zmiri-disable-isolation
+miri:
+	MIRIFLAGS="$(MIRIFLAGS_RCGC)" cargo +nightly miri test --lib
+	RCGC_MODEL_CASES=3 MIRIFLAGS="$(MIRIFLAGS_RCGC)" cargo +nightly miri test --test model
 
 lint:
 	cargo fmt --all -- --check

@@ -384,10 +384,12 @@ fn refcount_death_finalizes_once_and_may_resurrect() {
 
 #[test]
 fn freeing_a_long_chain_does_not_recurse() {
+    // Under Miri, which interprets every step, a shorter chain.
+    const LEN: usize = if cfg!(miri) { 2_000 } else { 1_000_000 };
     let f = Fixture::new(false);
     let head = f.node();
     let mut tail = head;
-    for _ in 0..1_000_000 {
+    for _ in 0..LEN {
         let next = f.node();
         f.link(tail, 'a', next);
         release(next);
@@ -397,7 +399,7 @@ fn freeing_a_long_chain_does_not_recurse() {
     events();
     release(head);
     assert_eq!(f.heap().stats().live_objects, 0);
-    assert_eq!(events().len(), 2 * 1_000_001);
+    assert_eq!(events().len(), 2 * (LEN + 1));
 }
 
 #[test]
@@ -466,7 +468,8 @@ impl Rng {
 
 #[test]
 fn random_slots_graphs_match_a_reachability_oracle() {
-    for seed in 1..=200u64 {
+    let seeds: u64 = if cfg!(miri) { 20 } else { 200 };
+    for seed in 1..=seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let heap = Heap::new(Config::default()).unwrap();
         // SAFETY: alive until destroyed at the end of the iteration.
@@ -565,6 +568,7 @@ fn slots_objects(h: &Heap, count: usize, n: usize) -> Vec<&Header> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "hundreds of thousands of objects: too slow under Miri")]
 fn ids_name_their_objects_across_segments_and_large_blocks() {
     let heap = Heap::new(Config::default()).unwrap();
     // SAFETY: alive until destroyed at the end.
@@ -621,6 +625,7 @@ fn large_blocks_reuse_the_ids_of_freed_ones() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "hundreds of thousands of objects: too slow under Miri")]
 fn collections_over_several_segments_match_a_reachability_oracle() {
     let heap = Heap::new(Config::default()).unwrap();
     // SAFETY: alive until destroyed at the end.
@@ -690,6 +695,7 @@ fn collections_over_several_segments_match_a_reachability_oracle() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "hundreds of thousands of objects: too slow under Miri")]
 fn the_pool_refuses_a_segment_past_its_limit() {
     let mut pool = crate::pool::Pool::with_segment_limit(1);
     // One segment: 16 arenas of (256 KiB - 16) / 32 blocks of 32 bytes.
@@ -704,6 +710,7 @@ fn the_pool_refuses_a_segment_past_its_limit() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "hundreds of thousands of objects: too slow under Miri")]
 fn large_collection_rescans_with_a_zeroed_side_array() {
     // Enough candidates for the side array in huge pages; the finalizer's
     // rescan reuses it, which must start from zero: stale marks of the first
