@@ -422,6 +422,24 @@ static void made_during_finalization(void) {
  *   x = N(); s = weakref.ref(x); m = F(); m.a = x
  *   h = N(); h.a = s; h.b = m; del s, m, h          (h drops s, then m)
  *   made[0]() is x -> True; weakref.getweakrefcount(x) -> 1   (CPython 3.11) */
+/* Drops `first` and then `m` (an F) through one holder h, whose last reference
+ * the caller gives up here: h's clear releases `first`, whose count reaches 0 and
+ * which waits on the freeing worklist, then `m`, pushed last and so freed first,
+ * whose finalizer runs `action` meanwhile. Each of the caller's references to
+ * `first` and `m` is handed over. */
+static void drop_through_holder(rcgc_heap *heap, void *first, F *m, void (*action)(void *self)) {
+  void *h = rcgc_slots_new(heap, 2);
+  CHECK_RC(rcgc_slots_set(h, 0, first), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(h, 1, m), RCGC_OK);
+  rcgc_decref(first);
+  rcgc_decref(m);
+  f_action = action;
+  reset_log();
+  rcgc_decref(h);
+  f_action = NULL;
+  CHECK_STREQ(events, "D");
+}
+
 static void make_weakref_to_a(void *self) {
   made = rcgc_weakref_new(((F *)self)->a, NULL, NULL);
   CHECK(made != NULL);
@@ -433,16 +451,7 @@ static void dying_weakref_not_shared(void) {
   void *s = rcgc_weakref_new(x, NULL, NULL);
   F *m = rcgc_alloc(type);
   rcgc_set_ref(&m->a, x);
-  void *h = rcgc_slots_new(heap, 2);
-  CHECK_RC(rcgc_slots_set(h, 0, s), RCGC_OK);
-  CHECK_RC(rcgc_slots_set(h, 1, m), RCGC_OK);
-  rcgc_decref(s);
-  rcgc_decref(m);
-  f_action = make_weakref_to_a;
-  reset_log();
-  rcgc_decref(h); /* s waits (count 0) while m, pushed last, is freed first */
-  f_action = NULL;
-  CHECK_STREQ(events, "D");
+  drop_through_holder(heap, s, m, make_weakref_to_a); /* s waits while m is freed */
   CHECK(made != s); /* s was still in its block when made was allocated */
   CHECK_EQ(rcgc_refcount(made), 1);
   void *got = rcgc_weakref_get(made);
@@ -474,17 +483,8 @@ static void dying_referent_reads_dead(void) {
   void *w = rcgc_weakref_new(x, NULL, NULL);
   F *m = rcgc_alloc(type);
   rcgc_set_ref(&m->a, w);
-  void *h = rcgc_slots_new(heap, 2);
-  CHECK_RC(rcgc_slots_set(h, 0, x), RCGC_OK);
-  CHECK_RC(rcgc_slots_set(h, 1, m), RCGC_OK);
-  rcgc_decref(x);
-  rcgc_decref(m);
-  f_action = read_weakref_a;
-  reset_log();
   got_in_finalizer = w;
-  rcgc_decref(h); /* x waits (count 0) while m, pushed last, is freed first */
-  f_action = NULL;
-  CHECK_STREQ(events, "D");
+  drop_through_holder(heap, x, m, read_weakref_a); /* x waits while m is freed */
   CHECK(got_in_finalizer == NULL);
   CHECK(rcgc_weakref_get(w) == NULL);
   rcgc_decref(w);
