@@ -1,9 +1,12 @@
 //! The object header: 16 bytes in front of every payload.
 //!
 //! ```text
-//! offset  0  tag: usize    address of the object's Type | SLOW (bit 7)
+//! offset  0  tag: pointer  the object's Type | SLOW (bit 7)
 //!                          | WEAKLY_REFERENCED (bit 6) | LARGE (bit 5)
 //!                          | FINALIZED (bit 4) | state (bits 0..=3)
+//!                          (a `*const Type` whose low bits carry the marks,
+//!                          changed with `map_addr`, so it keeps its provenance;
+//!                          C reads it as a uintptr_t)
 //! offset  8  refcnt: u32   the reference count; u32::MAX is sticky (an immortal object)
 //! offset 12  gc: u32       tracked: the object's index in the vector of its generation
 //!                          (or in the collector's unreachable vector)
