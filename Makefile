@@ -64,7 +64,8 @@ test-python: build
 # of the model test, interpreted with Tree Borrows and strict provenance, which
 # report undefined behaviour, out-of-bounds or uninitialized reads and
 # integer-to-pointer casts. The unit tests that need hundreds of thousands of
-# objects are ignored under Miri (cfg_attr in src/tests.rs). About 10 minutes.
+# objects are ignored under Miri (cfg_attr in src/tests.rs), three run smaller.
+# Roughly 15-20 minutes here (the model-test part alone took 5.5).
 MIRIFLAGS_RCGC := -Zmiri-tree-borrows -Zmiri-strict-provenance -Zmiri-disable-isolation
 miri:
 	MIRIFLAGS="$(MIRIFLAGS_RCGC)" cargo +nightly miri test --lib
