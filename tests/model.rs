@@ -28,6 +28,17 @@ use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestCaseErro
 /// Whether the library collects on every tracked allocation.
 const STRESS: bool = cfg!(feature = "stress-gc");
 
+const WITH_FINALIZERS: CaseConfig = CaseConfig {
+    finalizers: true,
+    thresholds: None,
+    leak_at_end: false,
+};
+
+/// `src`'s field `field` takes a reference to `dst`, for the fixed sequences.
+const fn link(src: u16, field: u8, dst: u16) -> Op {
+    Op::Link { src, field, dst }
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         18 => any::<u8>().prop_map(|fin| Op::AllocNode { fin: fin % 8 }),
@@ -136,25 +147,16 @@ fn random_sequences_without_finalizers_match_the_model() {
 /// generation 0: after its callback the weak reference moves to generation 1.
 #[test]
 fn called_back_weakref_moves_to_the_target_generation() {
-    let config = CaseConfig {
-        finalizers: true,
-        thresholds: None,
-        leak_at_end: false,
-    };
     let ops = [
         Op::AllocNode { fin: 1 },
         Op::WeakNew { obj: 0, callback: 1 },
         Op::Collect { generation: 1 },
         Op::Decref { obj: 0 },
-        Op::Link {
-            src: 0,
-            field: 0,
-            dst: 0,
-        },
+        link(0, 0, 0),
         Op::Decref { obj: 0 },
         Op::Collect { generation: 0 },
     ];
-    model::run(&config, &ops, STRESS);
+    model::run(&WITH_FINALIZERS, &ops, STRESS);
 }
 
 /// Two old objects held only by two cycles: a weak reference with a recording
@@ -179,26 +181,10 @@ fn callback_that_depends_on_list_order() {
             Op::AllocNode { fin: 0 },
             Op::AllocNode { fin: 0 },
             Op::Decref { obj: 2 },
-            Op::Link {
-                src: 1,
-                field: 0,
-                dst: x,
-            },
-            Op::Link {
-                src: 1,
-                field: 1,
-                dst: 2,
-            },
-            Op::Link {
-                src: 2,
-                field: 0,
-                dst: w,
-            },
-            Op::Link {
-                src: 2,
-                field: 1,
-                dst: 3,
-            },
+            link(1, 0, x),
+            link(1, 1, 2),
+            link(2, 0, w),
+            link(2, 1, 3),
             Op::Decref { obj: 0 },
             Op::Decref { obj: 0 },
             Op::Decref { obj: 0 },
@@ -208,12 +194,6 @@ fn callback_that_depends_on_list_order() {
         model::run(&config, &ops, STRESS);
     }
 }
-
-const WITH_FINALIZERS: CaseConfig = CaseConfig {
-    finalizers: true,
-    thresholds: None,
-    leak_at_end: false,
-};
 
 /// rcgc_weakref_new without callback on an object with no weak reference
 /// allocates one; that allocation collects (threshold 1), and the finalizer of
@@ -226,16 +206,8 @@ fn shared_weakref_made_by_the_collection_of_the_allocation() {
     let ops = [
         Op::AllocSlots { n: 0 },
         Op::AllocNode { fin: 6 },
-        Op::Link {
-            src: 0,
-            field: 0,
-            dst: 0,
-        },
-        Op::Link {
-            src: 0,
-            field: 1,
-            dst: 1,
-        },
+        link(0, 0, 0),
+        link(0, 1, 1),
         Op::Decref { obj: 1 },
         Op::Thresholds { t0: 1, t1: 0, t2: 0 },
         Op::WeakNew { obj: 0, callback: 0 },
@@ -262,21 +234,9 @@ fn finalizer_gets_a_new_weakref_while_the_shared_one_is_freed() {
         Op::WeakNew { obj: 0, callback: 0 },
         Op::AllocNode { fin: 6 },
         Op::AllocNode { fin: 0 },
-        Op::Link {
-            src: 0,
-            field: 0,
-            dst: 0,
-        },
-        Op::Link {
-            src: 1,
-            field: 0,
-            dst: 1,
-        },
-        Op::Link {
-            src: 1,
-            field: 1,
-            dst: 2,
-        },
+        link(0, 0, 0),
+        link(1, 0, 1),
+        link(1, 1, 2),
         Op::Decref { obj: 1 },
         Op::Decref { obj: 1 },
         Op::Decref { obj: 1 },
@@ -302,16 +262,8 @@ fn weakrefs_finalizers_make_to_garbage_are_cleared_without_callback() {
     let ops = [
         Op::AllocNode { fin: 5 },
         Op::AllocNode { fin: 4 },
-        Op::Link {
-            src: 0,
-            field: 0,
-            dst: 0,
-        },
-        Op::Link {
-            src: 1,
-            field: 0,
-            dst: 1,
-        },
+        link(0, 0, 0),
+        link(1, 0, 1),
         Op::Decref { obj: 0 },
         Op::Decref { obj: 0 },
         Op::Collect { generation: 2 },
