@@ -1410,6 +1410,16 @@ impl Harness {
         )
     }
 
+    /// Fails unless `real` and `expected` hold the same elements, in any
+    /// order; `what` names them in the message.
+    fn check_same<T: Ord + std::fmt::Debug>(&self, what: &str, mut real: Vec<T>, mut expected: Vec<T>) {
+        real.sort_unstable();
+        expected.sort_unstable();
+        if real != expected {
+            self.fail(format_args!("{what}: {real:?}, the model expects {expected:?}"));
+        }
+    }
+
     /// The `k`-th live object (modulo their number) satisfying `keep`.
     fn pick(&self, k: u16, keep: impl Fn(&Obj) -> bool) -> Option<usize> {
         let candidates: Vec<usize> = self.model.alive().filter(|&i| keep(&self.model.objs[i])).collect();
@@ -1714,16 +1724,10 @@ impl Harness {
 
         // What finalizers handed to the test.
         let real: Vec<*mut c_void> = RESURRECTED.with(|r| std::mem::take(&mut *r.borrow_mut()));
-        let mut real: Vec<usize> = real.into_iter().map(|p| self.id_of(p)).collect();
-        let mut expected = std::mem::take(&mut self.model.resurrected);
+        let real: Vec<usize> = real.into_iter().map(|p| self.id_of(p)).collect();
+        let expected = std::mem::take(&mut self.model.resurrected);
         add(&TOTALS.resurrections, expected.len());
-        real.sort_unstable();
-        expected.sort_unstable();
-        if real != expected {
-            self.fail(format_args!(
-                "finalizers resurrected {real:?}, the model expects {expected:?}"
-            ));
-        }
+        self.check_same("objects finalizers resurrected", real, expected);
         // Finalizers: at most once per object, and as many as the model ran.
         let ran: Vec<usize> = FINALIZED.with(|f| std::mem::take(&mut *f.borrow_mut()));
         add(&TOTALS.finalizers_run, ran.len());
@@ -1859,38 +1863,26 @@ impl Harness {
             }
             real.push(id);
         }
-        let mut expected = std::mem::take(&mut self.model.calls);
+        let expected = std::mem::take(&mut self.model.calls);
         add(&TOTALS.callbacks, real.len());
-        real.sort_unstable();
-        expected.sort_unstable();
-        if real != expected {
-            self.fail(format_args!(
-                "callbacks ran for weak references {real:?}, the model expects {expected:?}"
-            ));
-        }
+        self.check_same("weak references whose callback ran", real, expected);
 
         // The live weak references (they have no destroy callback to tell).
         let mut tracked: Vec<*mut c_void> = Vec::new();
         // SAFETY: a live heap; the callback pushes onto `tracked`.
         let r = unsafe { rcgc_get_objects(self.handle(), -1, Some(push_object), (&raw mut tracked).cast()) };
         assert_eq!(r, rcgc_result::RCGC_OK, "rcgc_get_objects");
-        let mut real: Vec<*mut c_void> = tracked
+        let real: Vec<*mut c_void> = tracked
             .into_iter()
             .filter(|&p| self.heap().is_weakref(header(p)))
             .collect();
-        let mut expected: Vec<*mut c_void> = self
+        let expected: Vec<*mut c_void> = self
             .model
             .alive()
             .filter(|&i| self.model.objs[i].kind == Kind::WeakRef)
             .map(|i| self.model.objs[i].p)
             .collect();
-        real.sort_unstable();
-        expected.sort_unstable();
-        if real != expected {
-            self.fail(format_args!(
-                "the live weak references are {real:?}, the model's {expected:?}"
-            ));
-        }
+        self.check_same("live weak references", real, expected);
 
         for i in self.model.alive() {
             let o = &self.model.objs[i];
