@@ -661,7 +661,7 @@ void swap(weak_ref<T> &a, weak_ref<T> &b) noexcept {
 template <class T, class F>
 void detail::weak_callback<T, F>::call(void *weakref) {
   std::shared_ptr<weak_token> alive = token.lock();
-  if (!alive || !fn) return;  // no weak_ref is left: the callable is gone
+  if (!alive) return;  // no weak_ref is left: forget() destroyed the callable
   if constexpr (std::is_invocable_v<F &, const weak_ref<T> &>) {
     const weak_ref<T> self(ref<void>(borrow, weakref), std::move(alive));
     (*fn)(self);

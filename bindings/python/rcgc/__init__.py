@@ -968,7 +968,7 @@ def _weakref_fn(st):
     if st.weakref_fn is None:
 
         def dispatch(wptr, ctx):
-            callback = st.weakref_callbacks.pop(ctx, None)
+            callback = st.weakref_callbacks.get(ctx)  # _weakref_release drops it
             if callback is None:
                 return
             try:
