@@ -102,6 +102,14 @@
 //!    reference, and moves to the target generation uncleared (CPython's
 //!    delete_garbage).
 //!
+//!    A set made of slots objects alone (known in step 3) is freed in one
+//!    sweep instead, RCGC_DEBUG_SAVEALL off: no callback of its members can
+//!    run, so nothing can reach them or resurrect them any more. The
+//!    references that leave the set are dropped first, then every member
+//!    is freed, without dropping the references between members one by one
+//!    (`free_slots_garbage`). What outside objects see is what the clearing
+//!    loop gives them: each loses exactly the references the set held.
+//!
 //! # Invariants
 //!
 //! - Outside a collection, a tracked object is in exactly one generation vector
@@ -997,6 +1005,8 @@ impl Heap {
             self.gc.vector_of[base].set(vector);
         }
         let oldest = self.gc.state_of(GENERATIONS - 1);
+        let slots_type = self.slots_type_ptr();
+        let mut only_slots = true;
         let mut kept = 0;
         let mut dead = 0;
         let ids = self.pool().ids();
@@ -1021,10 +1031,12 @@ impl Heap {
                 }
                 kept += 1;
             } else if garbage_in_place {
+                only_slots &= ptr::eq(h().ty(), slots_type);
                 h().place(State::Unreachable, dead);
                 cands[dead] = id;
                 dead += 1;
             } else {
+                only_slots &= ptr::eq(h().ty(), slots_type);
                 h().place(State::Unreachable, unreachable.len());
                 unreachable.push(id);
             }
@@ -1133,6 +1145,9 @@ impl Heap {
         self.enter(Phase::Clearing);
         debug_assert!(!self.draining.get(), "collections start only from idle");
         self.draining.set(true);
+        if only_slots && !self.saves_garbage() {
+            self.free_slots_garbage();
+        }
         let mut i = 0;
         while let Some(id) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
             if id != NO_ID {
@@ -1165,6 +1180,60 @@ impl Heap {
         self.trim_scratch();
         self.enter(outer);
         Ok(found)
+    }
+
+    /// Step 7 for a set of slots objects alone, RCGC_DEBUG_SAVEALL off:
+    /// no callback of theirs can run, so nothing can reach a member any more
+    /// (weak references to them were cleared in steps 3b and 5b, and what
+    /// the freeing of other objects runs cannot see them: an object outside
+    /// the set that referenced a member would have made it reachable). So
+    /// every member is freed whatever its count: first (A) the references
+    /// that leave the set are dropped, each freeing what it held last; then
+    /// (B) the members go, without dropping the references between them,
+    /// which CPython's clear-then-free would drop one by one. Afterwards the
+    /// set holds only holes.
+    fn free_slots_garbage(&self) {
+        // A: a member's state is Unreachable until B, so a referent with
+        // another state is outside the set.
+        let mut i = 0;
+        while let Some(id) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
+            i += 1;
+            if id == NO_ID {
+                continue;
+            }
+            // SAFETY: entries other than NO_ID are ids of live objects.
+            let h = unsafe { self.pool().header_of(id) };
+            debug_assert!(!h.weakly_referenced(), "step 3b or 5b cleared its weak references");
+            let mut released = false;
+            // SAFETY: a live slots object; the decrefs below run only the
+            // callbacks of objects outside the set, which cannot reach it.
+            for word in unsafe { crate::slots::words(h) }.iter_mut() {
+                if crate::slots::is_object(*word) {
+                    // SAFETY: the word holds a reference to a live object.
+                    let referent = unsafe { Header::from_payload(*word) };
+                    if referent.state() != State::Unreachable {
+                        *word = ptr::null_mut();
+                        decref(referent, "rcgc_collect");
+                        released = true;
+                    }
+                }
+            }
+            if released {
+                self.free_pending();
+            }
+        }
+        // B: nothing outside the set references a member, nor can any more.
+        let mut set = with(&self.gc.unreachable, std::mem::take);
+        for &id in set.iter().filter(|&&id| id != NO_ID) {
+            // SAFETY: entries other than NO_ID are ids of live objects.
+            let h = unsafe { self.pool().header_of(id) };
+            h.set_state(State::Untracked);
+            self.tracked.set(self.tracked.get() - 1);
+            self.gc.count_deallocation();
+            self.release_memory(h);
+        }
+        set.clear();
+        with(&self.gc.unreachable, |v| *v = set);
     }
 
     /// Step 2 over `set` (ids; holes, NO_ID, allowed), whose member at

@@ -266,6 +266,11 @@ impl Heap {
         }
     }
 
+    /// Whether RCGC_DEBUG_SAVEALL is set: collections keep what they find.
+    pub(crate) fn saves_garbage(&self) -> bool {
+        self.debug.saves_all()
+    }
+
     /// Under RCGC_DEBUG_SAVEALL, reserves room in the garbage list for the
     /// `room` objects found unreachable. False when it cannot be had.
     pub(crate) fn reserve_garbage(&self, room: usize) -> bool {

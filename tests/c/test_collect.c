@@ -557,6 +557,101 @@ static void test_slots_graphs(void) {
 }
 
 /* ---------------------------------------------------------------------------
+ * 7b. A set of slots objects alone is freed in one sweep (no clear runs for
+ *     them): what it references from outside must lose exactly those
+ *     references, and what they held last must go, running its callbacks,
+ *     even callbacks that allocate.
+ *   q = N(); q.a = 1.5; gc.collect()    # q is old now
+ *   shared = 2.5; keep = N()
+ *   ring = [[None] * 4 for _ in range(100)]
+ *   for i, r in enumerate(ring):
+ *       r[0] = ring[(i + 1) % 100]; r[1] = float(i); r[2] = shared; r[3] = keep
+ *   ring[7][3] = q
+ *   del q, ring, r
+ *   gc.collect(0)                       # 100: q is freed by refcount, uncounted
+ * ------------------------------------------------------------------------- */
+static void *noisy_chain = NULL;
+static rcgc_heap *noisy_heap = NULL;
+
+/* A leaf whose destroy allocates: enough slots objects for a new pool
+ * segment, kept until the collection is over. */
+static void noisy_destroy(void *obj) {
+  record_destroy(((leaf *)obj)->id);
+  rcgc_heap *h = noisy_heap;
+  for (int i = 0; i < 200000; i++) {
+    void *n = rcgc_slots_new(h, 1);
+    CHECK(n != NULL);
+    if (noisy_chain) {
+      CHECK_RC(rcgc_slots_set(n, 0, noisy_chain), RCGC_OK);
+      rcgc_decref(noisy_chain);
+    }
+    noisy_chain = n;
+  }
+}
+
+static void test_slots_sweep(void) {
+  env e = setup();
+  rcgc_type *noisy_t;
+  rcgc_type_spec ns = {"noisy", sizeof(leaf), NULL, NULL, NULL, noisy_destroy};
+  CHECK_RC(rcgc_type_register(e.h, &ns, &noisy_t), RCGC_OK);
+  pair *q = new_pair(&e, 500);
+  leaf *ql = new_leaf(&e, 501);
+  rcgc_set_ref(&q->a, ql);
+  rcgc_decref(ql);
+  CHECK_EQ(collect(e.h, 2), 0); /* q is in generation 2 now */
+  noisy_heap = e.h;
+
+  leaf *shared = new_leaf(&e, 502);
+  pair *keep = new_pair(&e, 503);
+  leaf *noisy = (leaf *)rcgc_alloc(noisy_t);
+  CHECK(noisy != NULL);
+  noisy->id = 504;
+  void *ring[100];
+  for (int i = 0; i < 100; i++) {
+    ring[i] = rcgc_slots_new(e.h, 4);
+    CHECK(ring[i] != NULL);
+  }
+  for (int i = 0; i < 100; i++) {
+    CHECK_RC(rcgc_slots_set(ring[i], 0, ring[(i + 1) % 100]), RCGC_OK);
+    leaf *own = new_leaf(&e, i);
+    CHECK_RC(rcgc_slots_set(ring[i], 1, own), RCGC_OK);
+    rcgc_decref(own);
+    CHECK_RC(rcgc_slots_set(ring[i], 2, shared), RCGC_OK);
+    CHECK_RC(rcgc_slots_set(ring[i], 3, keep), RCGC_OK);
+  }
+  CHECK_RC(rcgc_slots_set(ring[7], 3, q), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(ring[50], 1, noisy), RCGC_OK); /* leaf 50 goes now */
+  rcgc_decref(q);
+  rcgc_decref(noisy);
+  for (int i = 0; i < 100; i++) rcgc_decref(ring[i]);
+  CHECK_EQ(destroyed[50], 1);
+  CHECK_EQ(rcgc_refcount(shared), 101);
+  CHECK_EQ(rcgc_refcount(keep), 100);
+  /* the ring, 99 own leaves, noisy, shared, keep, q and its leaf */
+  CHECK_EQ(stats(e.h).live_objects, 100 + 99 + 5);
+
+  CHECK_EQ(collect(e.h, 0), 100);
+  for (long i = 0; i < 100; i++) CHECK_EQ(destroyed[i], 1);
+  check_each_destroyed_once(500, 501); /* q, and the leaf only q held */
+  check_each_destroyed_once(504, 504); /* noisy, whose destroy allocated */
+  CHECK_EQ(destroyed[502], 0);
+  CHECK_EQ(destroyed[503], 0);
+  CHECK_EQ(rcgc_refcount(shared), 1);
+  CHECK_EQ(rcgc_refcount(keep), 1);
+  CHECK_EQ(stats(e.h).live_objects, 2 + 200000);
+  CHECK_EQ(stats(e.h).tracked_objects, 1 + 200000);
+  CHECK_EQ(rcgc_slots_len(noisy_chain), 1);
+
+  rcgc_decref(noisy_chain);
+  noisy_chain = NULL;
+  rcgc_decref(shared);
+  rcgc_decref(keep);
+  CHECK_EQ(destroy_calls, 100 + 5);
+  printf("a ring of 100 slots objects referencing old, shared and dying objects: collect(0) 100\n");
+  teardown(&e);
+}
+
+/* ---------------------------------------------------------------------------
  * 8. A user type with traverse/clear holding a variable number of references
  *    (like a list).
  *   l = [1.5, 2.5, 'x']; l.append(l); del l
@@ -646,6 +741,7 @@ int main(void) {
   test_spanning();
   test_tails();
   test_slots_graphs();
+  test_slots_sweep();
   test_user_type();
   test_multi_edges();
   CHECK_DONE("test_collect");

@@ -452,6 +452,26 @@ static void saveall(void) {
   CHECK_EQ(rcgc_get_garbage_count(heap), 0);
   CHECK_RC(rcgc_heap_get_stats(heap, &hs), RCGC_OK);
   CHECK_EQ(hs.live_objects, live - 2);
+
+  /* The same with slots objects alone (whose sets are otherwise freed in one
+   * sweep): saved, references intact, then freed once the flag is off. */
+  void *p = rcgc_slots_new(heap, 1), *q = rcgc_slots_new(heap, 1);
+  CHECK_RC(rcgc_slots_set(p, 0, q), RCGC_OK);
+  CHECK_RC(rcgc_slots_set(q, 0, p), RCGC_OK);
+  rcgc_decref(p);
+  rcgc_decref(q);
+  CHECK_RC(rcgc_set_debug(heap, RCGC_DEBUG_SAVEALL), RCGC_OK);
+  CHECK_RC(rcgc_collect(heap, 2, &found), RCGC_OK);
+  CHECK_EQ(found, 2);
+  CHECK_EQ(rcgc_get_garbage_count(heap), 2);
+  CHECK(rcgc_slots_get(p, 0) == q && rcgc_slots_get(q, 0) == p);
+  CHECK_EQ(rcgc_refcount(p), 2);
+  CHECK_RC(rcgc_set_debug(heap, 0), RCGC_OK);
+  CHECK_RC(rcgc_clear_garbage(heap), RCGC_OK);
+  CHECK_RC(rcgc_collect(heap, 2, &found), RCGC_OK);
+  CHECK_EQ(found, 2);
+  CHECK_RC(rcgc_heap_get_stats(heap, &hs), RCGC_OK);
+  CHECK_EQ(hs.live_objects, live - 2);
   rcgc_heap_free(heap);
 }
 
