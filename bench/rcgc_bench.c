@@ -1,14 +1,17 @@
 /*
  * rcgc side of the benchmark: DESIGN.md's workloads through the public C API.
  *
- * Built twice by bench/run.py (-O2, against target/release/librcgc.a, so every
- * rcgc call is a real call across the C ABI):
+ * Built three times by bench/run.py (-O2, against target/release/librcgc.a, so
+ * every rcgc call is a real call across the C ABI):
  *   rcgc_bench_struct  nodes are a user type `struct node { void *a, *b; }`
  *                      with traverse and clear callbacks;
+ *   rcgc_bench_refs    (-DREFS) the same struct node, registered with
+ *                      rcgc_type_register_with_refs and the offsets of a and b
+ *                      (no callbacks: rcgc traverses and clears the fields);
  *   rcgc_bench_slots   (-DSLOTS) nodes are built-in slots objects of 2 slots,
  *                      set with rcgc_slots_set and read with rcgc_slots_get.
  *
- * Usage: rcgc_bench_{struct,slots} WORKLOAD [N|-] [MODE]
+ * Usage: rcgc_bench_{struct,refs,slots} WORKLOAD [N|-] [MODE]
  * (MODE: build_auto on|off|trace, binarytrees on|off; see each workload)
  * Prints the standard output of the workload (binarytrees only), then one line
  * `RESULT {json}` that bench/run.py parses and checks. Exits non-zero on any
@@ -22,6 +25,10 @@ static rcgc_heap *H;
 static void check(rcgc_result r, const char *what) {
     if (r != RCGC_OK) die("%s: %s (%s)", what, rcgc_result_name(r), rcgc_last_error());
 }
+
+#if defined(SLOTS) && defined(REFS)
+#error "SLOTS and REFS are different variants: define at most one"
+#endif
 
 #ifdef SLOTS
 #define VARIANT "slots"
@@ -44,14 +51,28 @@ static inline void *get_a(void *n) { return rcgc_slots_get(n, 0); }
 static inline void *get_b(void *n) { return rcgc_slots_get(n, 1); }
 
 #else
+#ifdef REFS
+#define VARIANT "refs"
+#else
 #define VARIANT "struct"
+#endif
 
+/* The struct and refs variants share the node and everything but setup_types. */
 typedef struct node {
     void *a, *b;
 } node;
 
 static rcgc_type *node_type;
 
+#ifdef REFS
+/* No callbacks: rcgc visits and clears the fields at these offsets itself. */
+static void setup_types(void) {
+    rcgc_type_spec spec = {.name = "node", .size = sizeof(node)};
+    check(rcgc_type_register_with_refs(H, &spec, (size_t[]){offsetof(node, a), offsetof(node, b)}, 2,
+                                       &node_type),
+          "rcgc_type_register_with_refs");
+}
+#else
 /* As CPython's Py_VISIT: skip NULL fields without a call. */
 static void node_traverse(void *obj, rcgc_visit_fn visit, void *ctx) {
     node *n = obj;
@@ -73,6 +94,7 @@ static void setup_types(void) {
                            .clear = node_clear};
     check(rcgc_type_register(H, &spec, &node_type), "rcgc_type_register");
 }
+#endif
 
 static inline void *new_node(void) {
     void *n = rcgc_alloc(node_type);

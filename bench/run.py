@@ -13,7 +13,10 @@
                                     # <!-- scaling:begin/end -->)
 
 Each repetition runs every workload in a fresh process per system, systems
-interleaved (rcgc struct, rcgc slots, CPython, Boehm, then the next workload).
+interleaved (rcgc struct, rcgc slots, rcgc refs, CPython, Boehm, then the next
+workload). The rcgc systems are bench/rcgc_bench.c built three times: struct (a user
+struct node with traverse/clear callbacks), slots (-DSLOTS, the built-in slots object)
+and refs (-DREFS, the same struct node registered with rcgc_type_register_with_refs).
 Every process prints `RESULT {json}`; this script checks what was measured
 (collected counts, live counts, binarytrees' output, sizes), prints one table
 and writes it as JSON (target/bench/results.json) and markdown
@@ -46,10 +49,11 @@ TIMEOUT = 600  # seconds per process
 SYSTEMS = {
     "rcgc_struct": "rcgc struct",
     "rcgc_slots": "rcgc slots",
+    "rcgc_refs": "rcgc refs",
     "cpython": "CPython 3.11",
     "boehm": "Boehm GC",
 }
-RCGC = ("rcgc_struct", "rcgc_slots")
+RCGC = ("rcgc_struct", "rcgc_slots", "rcgc_refs")
 
 BT_DEPTH = 18
 BT_MIN = 4
@@ -71,17 +75,17 @@ def binarytrees_expected(n=BT_DEPTH):
 
 # name, objects (what ns/object divides by), description, systems that run it
 WORKLOADS = [
-    ("cycles2", 1_000_000, "full collect, 500,000 unreachable 2-cycles", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
-    ("selfcycle", 1_000_000, "full collect, 1,000,000 unreachable self-cycles", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
-    ("live_list", 1_000_000, "full collect, 1,000,000 live nodes in a list", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
-    ("live_tree", 1_048_575, "full collect, live binary tree of depth 19", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
-    ("build_auto", 1_000_000, "build a 1,000,000-node live list, automatic collection on", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
-    ("free", 1_000_000, "free a 1,000,000-node list by refcount (drop its root)", ("rcgc_struct", "rcgc_slots", "cpython")),
-    ("churn", 10_000_000, "10,000,000 short-lived objects, allocate + free", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
-    ("rc_ops", 100_000_000, "100,000,000 incref + decref pairs through the C ABI", ("rcgc_struct", "rcgc_slots")),
-    ("rc_ops_inline", 100_000_000, "the same pairs through rcgc.h's static inline functions", ("rcgc_struct", "rcgc_slots")),
-    ("binarytrees", binarytrees_expected()[1], "binary-trees, depth 18, whole run", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
-    ("memory", 1_000_000, "resident bytes per live two-reference object (1,000,000)", ("rcgc_struct", "rcgc_slots", "cpython", "boehm")),
+    ("cycles2", 1_000_000, "full collect, 500,000 unreachable 2-cycles", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
+    ("selfcycle", 1_000_000, "full collect, 1,000,000 unreachable self-cycles", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
+    ("live_list", 1_000_000, "full collect, 1,000,000 live nodes in a list", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
+    ("live_tree", 1_048_575, "full collect, live binary tree of depth 19", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
+    ("build_auto", 1_000_000, "build a 1,000,000-node live list, automatic collection on", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
+    ("free", 1_000_000, "free a 1,000,000-node list by refcount (drop its root)", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython")),
+    ("churn", 10_000_000, "10,000,000 short-lived objects, allocate + free", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
+    ("rc_ops", 100_000_000, "100,000,000 incref + decref pairs through the C ABI", ("rcgc_struct", "rcgc_slots", "rcgc_refs")),
+    ("rc_ops_inline", 100_000_000, "the same pairs through rcgc.h's static inline functions", ("rcgc_struct", "rcgc_slots", "rcgc_refs")),
+    ("binarytrees", binarytrees_expected()[1], "binary-trees, depth 18, whole run", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
+    ("memory", 1_000_000, "resident bytes per live two-reference object (1,000,000)", ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython", "boehm")),
 ]
 WL = {w[0]: w for w in WORKLOADS}
 NOT_APPLICABLE = {
@@ -94,10 +98,10 @@ NOT_APPLICABLE = {
 # build_auto runs in several modes: on (timed), off (timed), trace (pauses; rcgc only:
 # CPython's gc.callbacks and Boehm's collection events cost nothing between collections).
 BUILD_MODES = {"rcgc_struct": ("on", "off", "trace"), "rcgc_slots": ("on", "off", "trace"),
-               "cpython": ("on", "off"), "boehm": ("on", "off")}
+               "rcgc_refs": ("on", "off", "trace"), "cpython": ("on", "off"), "boehm": ("on", "off")}
 # binarytrees runs with automatic collection (timed) and, for rcgc, also without it, to
 # show the collector's share (CPython's whole run is too long to repeat).
-BT_MODES = {"rcgc_struct": ("on", "off"), "rcgc_slots": ("on", "off")}
+BT_MODES = {"rcgc_struct": ("on", "off"), "rcgc_slots": ("on", "off"), "rcgc_refs": ("on", "off")}
 
 
 def modes(workload, system):
@@ -138,6 +142,7 @@ def build(systems, cargo=True):
     src = os.path.join(BENCH, "rcgc_bench.c")
     run([CC, *CFLAGS, *inc, src, LIB, *libs, "-o", os.path.join(OUT, "rcgc_bench_struct")])
     run([CC, *CFLAGS, "-DSLOTS", *inc, src, LIB, *libs, "-o", os.path.join(OUT, "rcgc_bench_slots")])
+    run([CC, *CFLAGS, "-DREFS", *inc, src, LIB, *libs, "-o", os.path.join(OUT, "rcgc_bench_refs")])
     if "boehm" in systems:
         run([CC, *CFLAGS, "-I", BENCH, os.path.join(BENCH, "boehm_bench.c"), "-lgc",
              "-o", os.path.join(OUT, "boehm_bench")])
@@ -489,15 +494,22 @@ def targets(rows, cp, ref_rows=()):
     return out
 
 
+def target_systems(tg):
+    """The rcgc columns of the target table: struct and slots always, refs when the run
+    has a refs figure (runs from before the refs variant render as they did)."""
+    return [s for s in RCGC if s != "rcgc_refs" or any(s in t for t in tg)]
+
+
 def target_cells(tg):
     def m(x):
         if x is None:
             return "-"
         return {True: "met", False: "MISSED", None: "?"}[x["met"]] + ": " + x["value"]
-    return [[t["target"], t["design"], t["cpython"], m(t.get("rcgc_struct")), m(t.get("rcgc_slots"))] for t in tg]
+    return [[t["target"], t["design"], t["cpython"]] + [m(t.get(s)) for s in target_systems(tg)] for t in tg]
 
 
-TARGET_HEAD = ["target", "DESIGN.md / issue 4", "CPython 3.11", "rcgc struct", "rcgc slots"]
+def target_head(tg):
+    return ["target", "DESIGN.md / issue 4", "CPython 3.11"] + [SYSTEMS[s] for s in target_systems(tg)]
 
 
 # ---------------------------------------------------------------------------
@@ -570,7 +582,7 @@ def render_text(res):
     if busy:
         out += ["WARNING: " + busy, ""]
     out.append(text_table(HEAD, table_cells(res["rows"])))
-    out += ["", "DESIGN.md targets:", text_table(TARGET_HEAD, target_cells(res["targets"]), right=())]
+    out += ["", "DESIGN.md targets:", text_table(target_head(res["targets"]), target_cells(res["targets"]), right=())]
     if res["failures"]:
         out += ["", "CHECKS FAILED:"] + ["  " + f for f in res["failures"]]
     else:
@@ -593,7 +605,7 @@ def render_markdown(res):
     if busy_note(m):
         out += ["**Warning:** " + busy_note(m) + ".", ""]
     out.append(md_table(HEAD, table_cells(res["rows"])))
-    out += ["", md_table(TARGET_HEAD, target_cells(res["targets"]), right=())]
+    out += ["", md_table(target_head(res["targets"]), target_cells(res["targets"]), right=())]
     if res["failures"]:
         out += ["", "**Checks failed:**", ""] + ["- " + f for f in res["failures"]]
     return "\n".join(out)

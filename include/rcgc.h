@@ -567,6 +567,37 @@ enum rcgc_result rcgc_type_register(struct rcgc_heap *heap,
                                     struct rcgc_type **out);
 
 /**
+ * Registers a container type whose object references are the pointer fields
+ * at the byte offsets `offsets[0..count]` of its payload (any order; use
+ * `offsetof`), and writes it to `*out`: rcgc traverses and clears those
+ * fields itself, inline, so the type needs no traverse or clear callback and
+ * the collector scans it without calling out (as the built-in slots object).
+ * Each field holds NULL or a strong reference; store them with rcgc_set_ref
+ * and rcgc_clear_ref (or hand a new reference over into an empty field), and
+ * keep no other object references in the payload: rcgc does not see them.
+ * Objects are tracked, like those of a type with traverse; finalize and
+ * destroy work as for rcgc_type_register, and a type without destroy lets a
+ * collection free a garbage set made only of such objects (and slots objects)
+ * in one sweep, without clearing them one by one. `spec` and `offsets` are
+ * read only during the call. Errors: RCGC_ERR_NULL_ARGUMENT (heap, spec, out,
+ * or offsets with count > 0); RCGC_ERR_INVALID_ARGUMENT (what
+ * rcgc_type_register refuses, traverse or clear set, count 0, an offset not
+ * a multiple of sizeof(void *), a field that does not fit in spec->size or
+ * lies beyond the payload's first 64 pointer-sized words, an offset given
+ * twice); RCGC_ERR_NO_MEMORY. `*out` is written only on RCGC_OK.
+ *
+ * # Safety
+ * Each pointer must be NULL or valid; spec->name NULL or NUL-terminated;
+ * `offsets` readable for `count` elements when not NULL.
+ */
+RCGC_MUST_USE
+enum rcgc_result rcgc_type_register_with_refs(struct rcgc_heap *heap,
+                                              const struct rcgc_type_spec *spec,
+                                              const size_t *offsets,
+                                              size_t count,
+                                              struct rcgc_type **out);
+
+/**
  * A new object of `type` with refcount 1 and a zeroed, 16-byte aligned payload
  * of the type's size; returns the payload pointer, a new reference owned by
  * the caller. If the type has traverse, the object is tracked in generation 0

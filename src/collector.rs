@@ -61,8 +61,9 @@
 //!      then marked in address order), counting them. If the stack cannot grow,
 //!      the entry is marked unscanned and repeated passes over the candidates
 //!      finish the job.
-//!    - objects of the built-in slots type are traversed inline, without the
-//!      indirect calls a user type's traverse and visit cost.
+//!    - objects of the built-in slots type and of types with declared
+//!      references are traversed inline, without the indirect calls a user
+//!      type's traverse and visit cost.
 //! 3. One pass moves the reachable candidates to the target generation and
 //!    the rest, whose number the count of step 2 gives in advance, to the
 //!    unreachable set, with state Unreachable and their index there in `gc`;
@@ -102,13 +103,15 @@
 //!    reference, and moves to the target generation uncleared (CPython's
 //!    delete_garbage).
 //!
-//!    A set made of slots objects alone (known in step 3) is freed in one
-//!    sweep instead, RCGC_DEBUG_SAVEALL off: no callback of its members can
-//!    run, so nothing can reach them or resurrect them any more. The
-//!    references that leave the set are dropped first, then every member
-//!    is freed, without dropping the references between members one by one
-//!    (`free_slots_garbage`). What outside objects see is what the clearing
-//!    loop gives them: each loses exactly the references the set held.
+//!    A set made only of objects whose references rcgc knows and which have
+//!    no destroy callback (slots objects, types with declared references;
+//!    known in step 3) is freed in one sweep instead, RCGC_DEBUG_SAVEALL
+//!    off: no callback of its members can run, so nothing can reach them or
+//!    resurrect them any more. The references that leave the set are
+//!    dropped first, then every member is freed, without dropping the
+//!    references between members one by one (`sweep_garbage`). What outside
+//!    objects see is what the clearing loop gives them: each loses exactly
+//!    the references the set held.
 //!
 //! # Invariants
 //!
@@ -595,6 +598,16 @@ impl Scan<'_> {
                     f(self, unsafe { Header::from_payload(referent) });
                 }
             }
+        } else if ty.ref_words != 0 {
+            // SAFETY: a live object of a type with declared references, whose
+            // fields hold NULL or live objects.
+            unsafe {
+                crate::types::for_each_ref(h, ty.ref_words, |field| {
+                    if !(*field).is_null() {
+                        f(self, Header::from_payload(*field));
+                    }
+                });
+            }
         } else if let Some(traverse) = ty.traverse {
             // SAFETY: a live tracked object; the callback only calls visit.
             unsafe { traverse(h.payload(), Some(visit), (self as *mut Self).cast()) }
@@ -1005,8 +1018,7 @@ impl Heap {
             self.gc.vector_of[base].set(vector);
         }
         let oldest = self.gc.state_of(GENERATIONS - 1);
-        let slots_type = self.slots_type_ptr();
-        let mut only_slots = true;
+        let mut sweepable = true;
         let mut kept = 0;
         let mut dead = 0;
         let ids = self.pool().ids();
@@ -1031,12 +1043,12 @@ impl Heap {
                 }
                 kept += 1;
             } else if garbage_in_place {
-                only_slots &= ptr::eq(h().ty(), slots_type);
+                sweepable &= h().ty().sweepable.get();
                 h().place(State::Unreachable, dead);
                 cands[dead] = id;
                 dead += 1;
             } else {
-                only_slots &= ptr::eq(h().ty(), slots_type);
+                sweepable &= h().ty().sweepable.get();
                 h().place(State::Unreachable, unreachable.len());
                 unreachable.push(id);
             }
@@ -1145,8 +1157,8 @@ impl Heap {
         self.enter(Phase::Clearing);
         debug_assert!(!self.draining.get(), "collections start only from idle");
         self.draining.set(true);
-        if only_slots && !self.saves_garbage() {
-            self.free_slots_garbage();
+        if sweepable && !self.saves_garbage() {
+            self.sweep_garbage();
         }
         let mut i = 0;
         while let Some(id) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
@@ -1182,19 +1194,21 @@ impl Heap {
         Ok(found)
     }
 
-    /// Step 7 for a set of slots objects alone, RCGC_DEBUG_SAVEALL off:
-    /// no callback of theirs can run, so nothing can reach a member any more
-    /// (weak references to them were cleared in steps 3b and 5b, and what
-    /// the freeing of other objects runs cannot see them: an object outside
-    /// the set that referenced a member would have made it reachable). So
-    /// every member is freed whatever its count: first (A) the references
-    /// that leave the set are dropped, each freeing what it held last; then
-    /// (B) the members go, without dropping the references between them,
-    /// which CPython's clear-then-free would drop one by one. Afterwards the
-    /// set holds only holes.
-    fn free_slots_garbage(&self) {
+    /// Step 7 for a set whose members' types are all sweepable (the slots
+    /// object, declared references without destroy), RCGC_DEBUG_SAVEALL
+    /// off: no callback of the members can run, so nothing can reach them
+    /// or resurrect them any more (weak references to them were cleared in
+    /// steps 3b and 5b, and what the freeing of other objects runs cannot
+    /// see them: an object outside the set that referenced a member would
+    /// have made it reachable). So every member is freed whatever its count:
+    /// first (A) the references that leave the set are dropped, each freeing
+    /// what it held last; then (B) the members go, without dropping the
+    /// references between them, which CPython's clear-then-free drops one
+    /// by one. Afterwards the set is empty.
+    fn sweep_garbage(&self) {
         // A: a member's state is Unreachable until B, so a referent with
         // another state is outside the set.
+        let slots_type = self.slots_type_ptr();
         let mut i = 0;
         while let Some(id) = with(&self.gc.unreachable, |v| v.get(i).copied()) {
             i += 1;
@@ -1205,17 +1219,32 @@ impl Heap {
             let h = unsafe { self.pool().header_of(id) };
             debug_assert!(!h.weakly_referenced(), "step 3b or 5b cleared its weak references");
             let mut released = false;
-            // SAFETY: a live slots object; the decrefs below run only the
-            // callbacks of objects outside the set, which cannot reach it.
-            for word in unsafe { crate::slots::words(h) }.iter_mut() {
-                if crate::slots::is_object(*word) {
-                    // SAFETY: the word holds a reference to a live object.
-                    let referent = unsafe { Header::from_payload(*word) };
-                    if referent.state() != State::Unreachable {
-                        *word = ptr::null_mut();
-                        decref(referent, "rcgc_collect");
-                        released = true;
+            let mut drop_outside = |field: &mut *mut c_void| {
+                // SAFETY: the field holds a reference to a live object.
+                let referent = unsafe { Header::from_payload(*field) };
+                if referent.state() != State::Unreachable {
+                    *field = ptr::null_mut();
+                    decref(referent, "rcgc_collect");
+                    released = true;
+                }
+            };
+            // The decrefs run only the callbacks of objects outside the set,
+            // which cannot reach `h`.
+            if ptr::eq(h.ty(), slots_type) {
+                // SAFETY: a live slots object.
+                for word in unsafe { crate::slots::words(h) }.iter_mut() {
+                    if crate::slots::is_object(*word) {
+                        drop_outside(word);
                     }
+                }
+            } else {
+                // SAFETY: a live object of a type with declared references.
+                unsafe {
+                    crate::types::for_each_ref(h, h.ty().ref_words, |field| {
+                        if !(*field).is_null() {
+                            drop_outside(&mut *field);
+                        }
+                    });
                 }
             }
             if released {

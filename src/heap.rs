@@ -235,6 +235,7 @@ impl Heap {
         let h = unsafe { heap.as_ref() };
         let builtins = h.register_type(&crate::slots::spec()).and_then(|slots| {
             slots.clear_only.set(false);
+            slots.sweepable.set(true);
             h.slots_type.set(slots);
             h.weakref_type.set(h.register_type(&crate::weakref::spec())?);
             Ok(())
@@ -271,7 +272,18 @@ impl Heap {
     /// Registers a type. The returned type lives as long as the heap.
     pub fn register_type(&self, spec: &rcgc_type_spec) -> Result<&Type, Error> {
         // SAFETY: the FFI layer passes specs whose name is NULL or NUL-terminated.
-        let ty = unsafe { Type::from_spec(self, spec) }?;
+        self.add_type(unsafe { Type::from_spec(self, spec) }?)
+    }
+
+    /// Registers a type whose references are the pointer fields at `offsets`
+    /// (see `Type::with_refs`). The returned type lives as long as the heap.
+    pub fn register_type_with_refs(&self, spec: &rcgc_type_spec, offsets: &[usize]) -> Result<&Type, Error> {
+        // SAFETY: as in register_type.
+        self.add_type(unsafe { Type::with_refs(self, spec, offsets) }?)
+    }
+
+    fn add_type(&self, ty: Type) -> Result<&Type, Error> {
+        let has_finalizer = ty.finalize.is_some();
         // SAFETY: no user code runs while this borrow is alive.
         let types = unsafe { &mut *self.types.get() };
         types.try_reserve(1).map_err(|_| Error::NoMemory)?;
@@ -285,7 +297,7 @@ impl Heap {
             }
         }
         types.push(ty);
-        if spec.finalize.is_some() {
+        if has_finalizer {
             self.has_finalizers.set(true);
         }
         // SAFETY: types are freed only with the heap.

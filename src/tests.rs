@@ -467,19 +467,54 @@ impl Rng {
 }
 
 #[test]
-fn random_slots_graphs_match_a_reachability_oracle() {
+fn random_slots_and_declared_refs_graphs_match_a_reachability_oracle() {
+    unsafe extern "C" fn ignore(_obj: *mut c_void) {}
     let seeds: u64 = if cfg!(miri) { 20 } else { 200 };
     for seed in 1..=seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let heap = Heap::new(Config::default()).unwrap();
         // SAFETY: alive until destroyed at the end of the iteration.
         let h = unsafe { heap.as_ref() };
+        // Slots objects, and objects of two types with declared references
+        // (words 0 and 2 of 3; the second type has destroy, so a set that
+        // holds one is cleared object by object instead of swept).
+        let name = CString::new("refs").unwrap();
+        let spec = |destroy| rcgc_type_spec {
+            name: name.as_ptr(),
+            size: 24,
+            traverse: None,
+            clear: None,
+            finalize: None,
+            destroy,
+        };
+        let offsets = [16, 0];
+        let refs = h.register_type_with_refs(&spec(None), &offsets).unwrap();
+        let refs_destroy = h.register_type_with_refs(&spec(Some(ignore)), &offsets).unwrap();
         let n = 1 + rng.below(60);
-        let objs: Vec<&Header> = (0..n).map(|_| h.slots_new(2).unwrap()).collect();
+        let kinds: Vec<usize> = (0..n).map(|_| if seed % 3 == 0 { 0 } else { rng.below(4) }).collect();
+        let objs: Vec<&Header> = kinds
+            .iter()
+            .map(|&kind| match kind {
+                0 | 1 => h.slots_new(2).unwrap(),
+                2 => h.alloc(refs, 24).unwrap(),
+                _ => h.alloc(refs_destroy, 24).unwrap(),
+            })
+            .collect();
         let mut edges = vec![[None::<usize>; 2]; n];
         for _ in 0..rng.below(3 * n + 1) {
             let (from, slot, to) = (rng.below(n), rng.below(2), rng.below(n));
-            slots::set(objs[from], slot, Some(objs[to])).unwrap();
+            if kinds[from] < 2 {
+                slots::set(objs[from], slot, Some(objs[to])).unwrap();
+            } else {
+                // SAFETY: word 0 or 2 of a live object of a type that declared them.
+                unsafe {
+                    set_ref(
+                        objs[from].payload().cast::<*mut c_void>().add(2 * slot),
+                        objs[to].payload(),
+                        "test",
+                    )
+                };
+            }
             edges[from][slot] = Some(to);
         }
         let held: Vec<bool> = (0..n).map(|_| rng.below(4) == 0).collect();

@@ -89,6 +89,15 @@ pub struct Type {
     /// and no destroy. False for the slots type, whose objects are cleared
     /// in place (src/slots.rs).
     pub(crate) clear_only: Cell<bool>,
+    /// The payload words that are reference fields, bit i for word i, for a
+    /// type registered with declared references (rcgc_type_register_with_refs);
+    /// 0 for every other type. The collector reads them inline.
+    pub(crate) ref_words: u64,
+    /// Whether a collection may free a set of this type's objects in one
+    /// sweep (src/collector.rs, step 7): rcgc knows their references (the
+    /// slots object, declared references) and no callback of theirs runs
+    /// when an unreachable one is freed (no destroy).
+    pub(crate) sweepable: Cell<bool>,
 }
 
 impl Type {
@@ -121,7 +130,63 @@ impl Type {
             finalize: spec.finalize,
             destroy: spec.destroy,
             clear_only: Cell::new(spec.traverse.is_some() && spec.finalize.is_none() && spec.destroy.is_none()),
+            ref_words: 0,
+            sweepable: Cell::new(false),
         })
+    }
+
+    /// Validates `spec` and `offsets` and builds a type whose references are
+    /// the pointer fields at `offsets` (bytes into the payload, any order):
+    /// rcgc traverses and clears them itself, so spec's traverse and clear
+    /// must be NULL.
+    ///
+    /// # Safety
+    /// As `from_spec`.
+    pub unsafe fn with_refs(heap: *const Heap, spec: &rcgc_type_spec, offsets: &[usize]) -> Result<Type, Error> {
+        if spec.traverse.is_some() || spec.clear.is_some() {
+            return Err(Error::InvalidSpec(
+                "traverse and clear must be NULL: rcgc traverses and clears the declared references itself",
+            ));
+        }
+        if offsets.is_empty() {
+            return Err(Error::InvalidSpec(
+                "no reference offsets (a type without references needs rcgc_type_register)",
+            ));
+        }
+        if offsets.iter().any(|&offset| offset % WORD != 0) {
+            return Err(Error::InvalidSpec(
+                "a reference offset is not a multiple of the pointer size",
+            ));
+        }
+        if offsets
+            .iter()
+            .any(|&offset| spec.size < WORD || offset > spec.size - WORD)
+        {
+            return Err(Error::InvalidSpec("a reference field does not fit in size"));
+        }
+        if offsets.iter().any(|&offset| offset / WORD >= MAX_REF_WORDS) {
+            return Err(Error::InvalidSpec(
+                "a reference field lies beyond the payload's first 64 words (use traverse and clear)",
+            ));
+        }
+        let mut ref_words = 0u64;
+        for &offset in offsets {
+            let bit = 1u64 << (offset / WORD);
+            if ref_words & bit != 0 {
+                return Err(Error::InvalidSpec("a reference offset appears twice"));
+            }
+            ref_words |= bit;
+        }
+        let spec = rcgc_type_spec {
+            traverse: Some(refs_traverse),
+            clear: Some(refs_clear),
+            ..*spec
+        };
+        // SAFETY: per the contract.
+        let mut ty = unsafe { Type::from_spec(heap, &spec) }?;
+        ty.ref_words = ref_words;
+        ty.sweepable.set(spec.destroy.is_none());
+        Ok(ty)
     }
 
     /// The heap this type belongs to.
@@ -152,6 +217,69 @@ impl Type {
         // SAFETY: messages are formatted before the call that raised them
         // returns, while the type (owned by its heap) is alive.
         TypeName(unsafe { &*(self.name.as_c_str() as *const CStr) })
+    }
+}
+
+/// Pointer size: the unit of declared reference offsets.
+const WORD: usize = std::mem::size_of::<*mut c_void>();
+
+/// Declared reference fields lie in the payload's first MAX_REF_WORDS words.
+const MAX_REF_WORDS: usize = 64;
+
+/// Calls `f` with a pointer to each declared reference field of `h`, whose
+/// type's `ref_words` is `words`, in payload order. The field addresses
+/// depend on the bits only through branches, which the CPU predicts per
+/// type, not through loaded offsets: a freeing or scanning loop bound by
+/// memory latency does not wait for the type's metadata before it loads the
+/// fields.
+///
+/// # Safety
+/// `h` must be a live (or dying) object of a type whose `ref_words` is `words`.
+#[inline(always)]
+pub(crate) unsafe fn for_each_ref(h: &crate::header::Header, words: u64, mut f: impl FnMut(*mut *mut c_void)) {
+    let fields = h.payload().cast::<*mut c_void>();
+    let mut rest = words;
+    let mut i = 0;
+    while rest != 0 {
+        if rest & 1 != 0 {
+            // SAFETY: bit i is set only for a pointer field inside the payload
+            // (validated at registration).
+            f(unsafe { fields.add(i) });
+        }
+        rest >>= 1;
+        i += 1;
+    }
+}
+
+/// The traverse callback of a type with declared references.
+unsafe extern "C" fn refs_traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void) {
+    let Some(visit) = visit else { return };
+    // SAFETY: rcgc calls traverse with live objects of this type.
+    let h = unsafe { crate::header::Header::from_payload(obj) };
+    // SAFETY: as above; each field holds NULL or a live object.
+    unsafe {
+        for_each_ref(h, h.ty().ref_words, |field| {
+            if !(*field).is_null() {
+                visit(*field, ctx);
+            }
+        });
+    }
+}
+
+/// The clear callback of a type with declared references: each field to
+/// NULL, then its old value decref'd (which may run user code, so each field
+/// is read afresh and no reference to it is held across the decref).
+unsafe extern "C" fn refs_clear(obj: *mut c_void) {
+    // SAFETY: rcgc calls clear with live (or dying) objects of this type.
+    let h = unsafe { crate::header::Header::from_payload(obj) };
+    // SAFETY: as above; each field holds NULL or a live object, and a NULL
+    // value empties it.
+    unsafe {
+        for_each_ref(h, h.ty().ref_words, |field| {
+            if !(*field).is_null() {
+                crate::refcount::set_ref(field, std::ptr::null_mut(), "rcgc_decref");
+            }
+        });
     }
 }
 

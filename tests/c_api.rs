@@ -292,6 +292,7 @@ c_tests! {
     c_test_debug => "test_debug.c",
     c_test_graph => "test_graph.c",
     c_test_inline => "test_inline.c",
+    c_test_refs => "test_refs.c",
     cpp_test => "test_cpp.cpp",
 }
 

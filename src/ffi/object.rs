@@ -1,6 +1,6 @@
-//! Types and objects: rcgc_type_register, rcgc_alloc, rcgc_alloc_var,
-//! rcgc_incref, rcgc_decref, rcgc_refcount, rcgc_set_ref, rcgc_clear_ref,
-//! rcgc_type_of, rcgc_type_name.
+//! Types and objects: rcgc_type_register, rcgc_type_register_with_refs,
+//! rcgc_alloc, rcgc_alloc_var, rcgc_incref, rcgc_decref, rcgc_refcount,
+//! rcgc_set_ref, rcgc_clear_ref, rcgc_type_of, rcgc_type_name.
 
 use std::ffi::{c_char, c_void};
 
@@ -36,6 +36,62 @@ pub unsafe extern "C" fn rcgc_type_register(
             return Err(Error::NullArgument("out"));
         }
         let ty = h.register_type(spec)?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { out.write(type_handle(ty)) };
+        Ok(rcgc_result::RCGC_OK)
+    })
+}
+
+/// Registers a container type whose object references are the pointer fields
+/// at the byte offsets `offsets[0..count]` of its payload (any order; use
+/// `offsetof`), and writes it to `*out`: rcgc traverses and clears those
+/// fields itself, inline, so the type needs no traverse or clear callback and
+/// the collector scans it without calling out (as the built-in slots object).
+/// Each field holds NULL or a strong reference; store them with rcgc_set_ref
+/// and rcgc_clear_ref (or hand a new reference over into an empty field), and
+/// keep no other object references in the payload: rcgc does not see them.
+/// Objects are tracked, like those of a type with traverse; finalize and
+/// destroy work as for rcgc_type_register, and a type without destroy lets a
+/// collection free a garbage set made only of such objects (and slots objects)
+/// in one sweep, without clearing them one by one. `spec` and `offsets` are
+/// read only during the call. Errors: RCGC_ERR_NULL_ARGUMENT (heap, spec, out,
+/// or offsets with count > 0); RCGC_ERR_INVALID_ARGUMENT (what
+/// rcgc_type_register refuses, traverse or clear set, count 0, an offset not
+/// a multiple of sizeof(void *), a field that does not fit in spec->size or
+/// lies beyond the payload's first 64 pointer-sized words, an offset given
+/// twice); RCGC_ERR_NO_MEMORY. `*out` is written only on RCGC_OK.
+///
+/// # Safety
+/// Each pointer must be NULL or valid; spec->name NULL or NUL-terminated;
+/// `offsets` readable for `count` elements when not NULL.
+#[unsafe(no_mangle)]
+#[must_use]
+pub unsafe extern "C" fn rcgc_type_register_with_refs(
+    heap: *mut rcgc_heap,
+    spec: *const rcgc_type_spec,
+    offsets: *const usize,
+    count: usize,
+    out: *mut *mut rcgc_type,
+) -> rcgc_result {
+    ffi_boundary!("rcgc_type_register_with_refs", {
+        // SAFETY: NULL or live per the contract.
+        let h = unsafe { heap_ref(heap) }?;
+        // SAFETY: NULL or a readable spec per the contract.
+        let spec = unsafe { spec.as_ref() }.ok_or(Error::NullArgument("spec"))?;
+        if out.is_null() {
+            return Err(Error::NullArgument("out"));
+        }
+        let offsets = match count {
+            0 => &[][..],
+            _ if offsets.is_null() => return Err(Error::NullArgument("offsets")),
+            _ if count > spec.size / std::mem::size_of::<*mut c_void>() => {
+                return Err(Error::InvalidSpec("more reference fields than fit in size"));
+            }
+            // SAFETY: readable for `count` elements per the contract; count is
+            // at most size / 8, so the slice is not too long.
+            _ => unsafe { std::slice::from_raw_parts(offsets, count) },
+        };
+        let ty = h.register_type_with_refs(spec, offsets)?;
         // SAFETY: non-NULL and writable per the contract.
         unsafe { out.write(type_handle(ty)) };
         Ok(rcgc_result::RCGC_OK)
