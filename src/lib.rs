@@ -8,7 +8,7 @@
 //! - `header`: the 16-byte object header, its state bits, payload <-> header.
 //! - `pool`: the per-heap size-class allocator, which can also walk every live object.
 //! - `pages`: memory from the kernel in transparent huge pages (Linux).
-//! - `types`: registered object types and their callbacks.
+//! - `types`: registered object types, their callbacks, declared reference fields.
 //! - `heap`: the heap (types, generations, allocator, stats, limits, misuse reports).
 //! - `refcount`: incref/decref and the iterative deallocation worklist.
 //! - `collector`: generations, thresholds and the cycle-detection algorithm.
