@@ -1,5 +1,7 @@
 //! Which allocator for object memory? Measures rcgc's per-heap size-class pool
-//! against glibc malloc and mimalloc on what rcgc asks of an allocator: zeroed
+//! against glibc malloc, mimalloc as the process's allocator, and a first-class
+//! mimalloc heap (`mi_heap_new`, one per rcgc heap as the pool is), on what
+//! rcgc asks of an allocator: zeroed
 //! 32-byte blocks (a header and two references), allocated and freed at once
 //! (churn), 1,000,000 kept live (build), then freed, and the resident memory
 //! they take. Each measurement runs in a fresh process (the bench re-executes
@@ -28,6 +30,8 @@ trait Blocks {
 
 struct Rcgc(Pool);
 struct Global<A: GlobalAlloc + 'static>(&'static A, &'static str);
+/// A first-class mimalloc heap of its own, as an rcgc heap would own one.
+struct MiHeap(*mut libmimalloc_sys::mi_heap_t);
 
 impl Blocks for Rcgc {
     fn name(&self) -> &'static str {
@@ -39,6 +43,38 @@ impl Blocks for Rcgc {
     unsafe fn free(&mut self, p: *mut u8) {
         // SAFETY: a block of this pool; its header is written so the pool can free it.
         unsafe { self.0.free(&*p.cast()) }
+    }
+}
+
+impl MiHeap {
+    fn new() -> MiHeap {
+        // SAFETY: mi_heap_new has no precondition.
+        let heap = unsafe { libmimalloc_sys::mi_heap_new() };
+        assert!(!heap.is_null(), "mi_heap_new failed");
+        MiHeap(heap)
+    }
+}
+
+impl Blocks for MiHeap {
+    fn name(&self) -> &'static str {
+        "mimalloc heap"
+    }
+    fn alloc(&mut self) -> *mut u8 {
+        // SAFETY: a live heap made by mi_heap_new, used by this thread only.
+        let p = unsafe { libmimalloc_sys::mi_heap_zalloc_aligned(self.0, BLOCK, 16) };
+        assert!(!p.is_null(), "memory");
+        p.cast()
+    }
+    unsafe fn free(&mut self, p: *mut u8) {
+        // SAFETY: allocated from this heap (mi_free finds the heap itself).
+        unsafe { libmimalloc_sys::mi_free(p.cast()) }
+    }
+}
+
+impl Drop for MiHeap {
+    fn drop(&mut self) {
+        // SAFETY: the heap is live and nothing allocated from it is used afterwards.
+        unsafe { libmimalloc_sys::mi_heap_destroy(self.0) }
     }
 }
 
@@ -117,7 +153,8 @@ fn candidate(name: &str) -> Box<dyn Blocks> {
     match name {
         "pool" => Box::new(Rcgc(Pool::new())),
         "malloc" => Box::new(Global(&System, "glibc malloc")),
-        _ => Box::new(Global(&MIMALLOC, "mimalloc")),
+        "mimalloc" => Box::new(Global(&MIMALLOC, "mimalloc")),
+        _ => Box::new(MiHeap::new()),
     }
 }
 
@@ -129,7 +166,7 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("the bench binary");
-    let names = ["pool", "malloc", "mimalloc"];
+    let names = ["pool", "malloc", "mimalloc", "mimalloc-heap"];
     let mut runs: Vec<Vec<[f64; 4]>> = vec![Vec::new(); names.len()];
     for _ in 0..5 {
         for (i, name) in names.iter().enumerate() {
