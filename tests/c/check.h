@@ -100,6 +100,17 @@ static unsigned long check_count = 0;
     return 0;                                                                    \
   } while (0)
 
+/* The heap's statistics; fails the test if the call does. The struct is
+ * filled with 0xAB first, so a field the library forgot to write shows. */
+static inline rcgc_heap_stats heap_stats(const rcgc_heap *heap) {
+  rcgc_heap_stats st;
+  memset(&st, 0xAB, sizeof st);
+  st.struct_size = sizeof st;
+  CHECK_RC(rcgc_heap_get_stats(heap, &st), RCGC_OK);
+  CHECK_EQ(st.struct_size, sizeof st);
+  return st;
+}
+
 /* A misuse handler that counts its calls and keeps (and prints) the last
  * message; install it with rcgc_set_misuse_handler(heap, log_misuse, &log). */
 typedef struct misuse_log {

@@ -19,7 +19,7 @@ static int stress = 0;
 /* Checks all six figures of rcgc_heap_stats except bytes (checked separately). */
 #define CHECK_STATS(heap, live, tracked, allocated, freed)                      \
   do {                                                                          \
-    rcgc_heap_stats st_ = get_stats(heap);                                      \
+    rcgc_heap_stats st_ = heap_stats(heap);                                     \
     CHECK_EQ(st_.live_objects, (live));                                         \
     CHECK_EQ(st_.tracked_objects, (tracked));                                   \
     CHECK_EQ(st_.allocated_total, (allocated));                                 \
@@ -67,15 +67,6 @@ static int leaf_destroyed = 0;
 static void leaf_destroy(void *obj) {
   (void)obj;
   leaf_destroyed++;
-}
-
-static rcgc_heap_stats get_stats(const rcgc_heap *heap) {
-  rcgc_heap_stats st;
-  memset(&st, 0xAB, sizeof st);
-  st.struct_size = sizeof st;
-  CHECK_RC(rcgc_heap_get_stats(heap, &st), RCGC_OK);
-  CHECK_EQ(st.struct_size, sizeof st);
-  return st;
 }
 
 static int all_zero(const void *p, size_t n) {
@@ -136,7 +127,7 @@ static void test_config_and_heaps(void) {
     CHECK_EQ(t.gen2, 10);
     CHECK(rcgc_is_enabled(h));
     CHECK_COUNTS(h, 0, 0, 0);
-    rcgc_heap_stats st = get_stats(h);
+    rcgc_heap_stats st = heap_stats(h);
     CHECK_EQ(st.live_objects, 0);
     CHECK_EQ(st.tracked_objects, 0);
     CHECK_EQ(st.bytes_in_use, 0);
@@ -209,7 +200,7 @@ static void test_objects(void) {
   CHECK_COUNTS_EXACT(heap, 1, 0, 0); /* untracked types never count */
 
   CHECK_STATS(heap, 2, 1, 2, 0);
-  rcgc_heap_stats st = get_stats(heap);
+  rcgc_heap_stats st = heap_stats(heap);
   CHECK(st.bytes_in_use >= (16 + sizeof(node)) + (16 + sizeof(leaf)));
   CHECK(st.peak_bytes >= st.bytes_in_use);
   size_t bytes_two = st.bytes_in_use;
@@ -269,7 +260,7 @@ static void test_objects(void) {
   CHECK_EQ(leaf_destroyed, 2);
   CHECK_COUNTS_EXACT(heap, 0, 0, 0); /* freeing a traverse-type object decrements count.gen0 */
   CHECK_STATS(heap, 0, 0, 3, 3);
-  st = get_stats(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.bytes_in_use, 0);
   CHECK(st.peak_bytes >= bytes_two);
 
@@ -307,7 +298,7 @@ static void test_objects(void) {
     total += 16 + sizes[i];
   }
   CHECK_STATS(heap, nvars, 0, 9 + nvars, 9);
-  st = get_stats(heap);
+  st = heap_stats(heap);
   CHECK(st.bytes_in_use >= total);
   void *nvar = rcgc_alloc_var(node_t, 64); /* a var-sized tracked object */
   CHECK(nvar != NULL && aligned16(nvar) && all_zero(nvar, 64));

@@ -93,16 +93,8 @@ static env setup(void) {
   return e;
 }
 
-static rcgc_heap_stats stats(rcgc_heap *h) {
-  rcgc_heap_stats st;
-  memset(&st, 0, sizeof st);
-  st.struct_size = sizeof st;
-  CHECK_RC(rcgc_heap_get_stats(h, &st), RCGC_OK);
-  return st;
-}
-
 static void teardown(env *e) {
-  rcgc_heap_stats st = stats(e->h);
+  rcgc_heap_stats st = heap_stats(e->h);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(st.tracked_objects, 0);
   CHECK_EQ(st.allocated_total, st.freed_total);
@@ -167,7 +159,7 @@ static void test_rings(void) {
     for (long i = 0; i < n; i++) CHECK_EQ(rcgc_refcount(objs[i]), 2);
     for (long i = 0; i < n; i++) rcgc_decref(objs[i]);
     CHECK_EQ(destroy_calls, 0);
-    CHECK_EQ(stats(e.h).live_objects, (size_t)n);
+    CHECK_EQ(heap_stats(e.h).live_objects, (size_t)n);
     CHECK_EQ(collect(e.h, 2), (size_t)n);
     CHECK_EQ(destroy_calls, (unsigned long)n);
     check_each_destroyed_once(0, n - 1);
@@ -185,9 +177,9 @@ static void test_rings(void) {
     }
     for (long i = 0; i < n; i++) CHECK_RC(rcgc_slots_set(sl[i], 0, sl[(i + 1) % n]), RCGC_OK);
     for (long i = 0; i < n; i++) rcgc_decref(sl[i]);
-    CHECK_EQ(stats(e.h).live_objects, (size_t)n);
+    CHECK_EQ(heap_stats(e.h).live_objects, (size_t)n);
     CHECK_EQ(collect(e.h, 2), (size_t)n);
-    CHECK_EQ(stats(e.h).live_objects, 0);
+    CHECK_EQ(heap_stats(e.h).live_objects, 0);
     printf("ring of %ld slots objects: collect(2) returned %ld\n", n, n);
     teardown(&e);
   }
@@ -420,8 +412,8 @@ static void test_tails(void) {
   rcgc_decref(c);
   rcgc_decref(d);
   CHECK_EQ(destroy_calls, 0);
-  CHECK_EQ(stats(e.h).live_objects, 7);
-  CHECK_EQ(stats(e.h).tracked_objects, 4);
+  CHECK_EQ(heap_stats(e.h).live_objects, 7);
+  CHECK_EQ(heap_stats(e.h).tracked_objects, 4);
   CHECK_EQ(collect(e.h, 2), 4);
   check_each_destroyed_once(0, 6);
   CHECK_EQ(destroy_calls, 7);
@@ -493,11 +485,11 @@ static void test_slots_graphs(void) {
   /* Hold one from outside: nothing is collected. */
   for (int i = 1; i < 5; i++) rcgc_decref(k[i]);
   CHECK_EQ(collect(e.h, 2), 0);
-  CHECK_EQ(stats(e.h).live_objects, 5);
+  CHECK_EQ(heap_stats(e.h).live_objects, 5);
   CHECK(rcgc_slots_get(k[3], 4) == k[4]);
   rcgc_decref(k[0]);
   CHECK_EQ(collect(e.h, 2), 5);
-  CHECK_EQ(stats(e.h).live_objects, 0);
+  CHECK_EQ(heap_stats(e.h).live_objects, 0);
   printf("complete graph of 5 slots objects (self-loops included): collect 5\n");
 
   /* A slots object as a list: holds itself and 50 pairs that hold it back,
@@ -522,11 +514,11 @@ static void test_slots_graphs(void) {
     rcgc_decref(lf);
   }
   rcgc_decref(l);
-  CHECK_EQ(stats(e.h).live_objects, 56);
+  CHECK_EQ(heap_stats(e.h).live_objects, 56);
   CHECK_EQ(collect(e.h, 2), 51);
   check_each_destroyed_once(0, 49);
   check_each_destroyed_once(100, 104);
-  CHECK_EQ(stats(e.h).live_objects, 0);
+  CHECK_EQ(heap_stats(e.h).live_objects, 0);
   printf("slots 'list' holding itself, 50 pairs holding it back and 5 leaves: collect 51\n");
 
   /* Two slots rings joined by one edge: the downstream ring is garbage only
@@ -549,7 +541,7 @@ static void test_slots_graphs(void) {
   CHECK_EQ(collect(e.h, 2), 0); /* r1[0] held: both rings reachable */
   CHECK_RC(rcgc_slots_set(r1[2], 1, NULL), RCGC_OK);
   CHECK_EQ(collect(e.h, 2), 4); /* r2 cut off */
-  CHECK_EQ(stats(e.h).live_objects, 4);
+  CHECK_EQ(heap_stats(e.h).live_objects, 4);
   rcgc_decref(r1[0]);
   CHECK_EQ(collect(e.h, 2), 4);
   printf("two slots rings joined by one edge: 0, then 4 after the cut, then 4\n");
@@ -628,7 +620,7 @@ static void test_slots_sweep(void) {
   CHECK_EQ(rcgc_refcount(shared), 101);
   CHECK_EQ(rcgc_refcount(keep), 100);
   /* the ring, 99 own leaves, noisy, shared, keep, q and its leaf */
-  CHECK_EQ(stats(e.h).live_objects, 100 + 99 + 5);
+  CHECK_EQ(heap_stats(e.h).live_objects, 100 + 99 + 5);
 
   CHECK_EQ(collect(e.h, 0), 100);
   for (long i = 0; i < 100; i++) CHECK_EQ(destroyed[i], 1);
@@ -638,8 +630,8 @@ static void test_slots_sweep(void) {
   CHECK_EQ(destroyed[503], 0);
   CHECK_EQ(rcgc_refcount(shared), 1);
   CHECK_EQ(rcgc_refcount(keep), 1);
-  CHECK_EQ(stats(e.h).live_objects, 2 + 200000);
-  CHECK_EQ(stats(e.h).tracked_objects, 1 + 200000);
+  CHECK_EQ(heap_stats(e.h).live_objects, 2 + 200000);
+  CHECK_EQ(heap_stats(e.h).tracked_objects, 1 + 200000);
   CHECK_EQ(rcgc_slots_len(noisy_chain), 1);
 
   rcgc_decref(noisy_chain);

@@ -54,14 +54,6 @@ static void link_finalize(void *obj) {
 
 static size_t N = 10000000;
 
-static rcgc_heap_stats stats(rcgc_heap *h) {
-  rcgc_heap_stats st;
-  memset(&st, 0, sizeof st);
-  st.struct_size = sizeof st;
-  CHECK_RC(rcgc_heap_get_stats(h, &st), RCGC_OK);
-  return st;
-}
-
 /* Builds a chain of n objects; returns the head (the only external reference).
  * Each new object takes over our reference to the previous head. */
 static link *build_chain(rcgc_type *t, size_t n, link **tail_out) {
@@ -96,7 +88,7 @@ static void *run(void *arg) {
   /* 1. A single decref frees the whole chain. */
   link *tail = NULL;
   link *head = build_chain(t, N, &tail);
-  rcgc_heap_stats st = stats(h);
+  rcgc_heap_stats st = heap_stats(h);
   CHECK_EQ(st.live_objects, N);
   CHECK_EQ(st.tracked_objects, N);
   CHECK_EQ(destroyed, 0);
@@ -104,7 +96,7 @@ static void *run(void *arg) {
   CHECK_EQ(rcgc_refcount(tail), 1);
   rcgc_decref(head);
   CHECK_EQ(destroyed, N);
-  st = stats(h);
+  st = heap_stats(h);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(st.tracked_objects, 0);
   CHECK_EQ(st.bytes_in_use, 0);
@@ -124,7 +116,7 @@ static void *run(void *arg) {
   CHECK_RC(rcgc_collect(h, 2, &n), RCGC_OK);
   CHECK_EQ(n, 0);
   CHECK_EQ(destroyed, 0);
-  st = stats(h);
+  st = heap_stats(h);
   CHECK_EQ(st.live_objects, N);
   CHECK_EQ(st.tracked_objects, N);
   printf("collect(0) and collect(2) over a live chain %zu deep: 0 found, nothing freed\n", N);
@@ -134,13 +126,13 @@ static void *run(void *arg) {
   rcgc_set_ref(&tail->next, head);
   rcgc_decref(head);
   CHECK_EQ(destroyed, 0);
-  CHECK_EQ(stats(h).live_objects, N);
+  CHECK_EQ(heap_stats(h).live_objects, N);
   CHECK_RC(rcgc_collect(h, 0, &n), RCGC_OK); /* all in generation 2: nothing */
   CHECK_EQ(n, 0);
   CHECK_RC(rcgc_collect(h, 2, &n), RCGC_OK);
   CHECK_EQ(n, N);
   CHECK_EQ(destroyed, N);
-  st = stats(h);
+  st = heap_stats(h);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(st.tracked_objects, 0);
   CHECK_EQ(st.bytes_in_use, 0);
@@ -161,7 +153,7 @@ static void *run(void *arg) {
   rcgc_decref(head);
   CHECK_EQ(finalized, N2);
   CHECK_EQ(destroyed, N2);
-  CHECK_EQ(stats(h).live_objects, 0);
+  CHECK_EQ(heap_stats(h).live_objects, 0);
   printf("one decref freed a chain of %zu objects with finalizers: %zu finalized\n", N2, N2);
   destroyed = 0;
   finalized = 0;
@@ -172,7 +164,7 @@ static void *run(void *arg) {
   CHECK_EQ(n, N2);
   CHECK_EQ(finalized, N2);
   CHECK_EQ(destroyed, N2);
-  CHECK_EQ(stats(h).live_objects, 0);
+  CHECK_EQ(heap_stats(h).live_objects, 0);
   printf("a %zu-long cycle with finalizers: collect(2) returned %zu\n", N2, N2);
 
   /* 5. A chain of slots objects (rcgc's own traverse and clear). */
@@ -189,11 +181,11 @@ static void *run(void *arg) {
     }
     shead = s;
   }
-  CHECK_EQ(stats(h).live_objects, N2);
+  CHECK_EQ(heap_stats(h).live_objects, N2);
   CHECK_RC(rcgc_collect(h, 2, &n), RCGC_OK);
   CHECK_EQ(n, 0);
   rcgc_decref(shead);
-  st = stats(h);
+  st = heap_stats(h);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(st.bytes_in_use, 0);
   printf("a chain of %zu slots objects: collect(2) 0, one decref freed it\n", N2);

@@ -133,14 +133,6 @@ static rcgc_type *register_type(rcgc_heap *heap, const char *name, size_t size, 
   return t;
 }
 
-static rcgc_heap_stats stats_of(const rcgc_heap *heap) {
-  rcgc_heap_stats st;
-  memset(&st, 0, sizeof st);
-  st.struct_size = sizeof st;
-  CHECK_RC(rcgc_heap_get_stats(heap, &st), RCGC_OK);
-  return st;
-}
-
 /* An rcgc_object_fn that must not be called. */
 static void never_called(void *obj, void *ctx) {
   (void)obj;
@@ -292,7 +284,7 @@ static void test_null_arguments(void) {
   /* the heap is unaffected */
   CHECK_EQ(rcgc_refcount(x), 1);
   rcgc_decref(x);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
   rcgc_heap_free(heap);
 }
@@ -408,7 +400,7 @@ static void test_types_and_sizes(void) {
   EXPECT_RC(rcgc_type_register(heap, &spec, &tout), RCGC_ERR_INVALID_ARGUMENT,
             "rcgc_type_register"); /* traverse without clear */
   CHECK(tout == untouched); /* *out is written only on RCGC_OK */
-  rcgc_heap_stats st = stats_of(heap);
+  rcgc_heap_stats st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
 
   rcgc_type *leaf_t = register_type(heap, "leaf32", 32, 0);
@@ -431,8 +423,8 @@ static void test_types_and_sizes(void) {
   }
   rcgc_decref(weak_obj);
   rcgc_decref(slots_obj);
-  CHECK_EQ(stats_of(own).live_objects, 0);
-  CHECK_EQ(stats_of(own).allocated_total, 2);
+  CHECK_EQ(heap_stats(own).live_objects, 0);
+  CHECK_EQ(heap_stats(own).allocated_total, 2);
   rcgc_heap_free(own);
 
   /* alloc_var sizes */
@@ -451,7 +443,7 @@ static void test_types_and_sizes(void) {
   /* a valid size no system can provide (1 EiB): the allocator returns nothing */
   EXPECT_NULL(rcgc_alloc_var(leaf_t, (size_t)1 << 60), RCGC_ERR_NO_MEMORY, "rcgc_alloc_var");
 #endif
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(st.allocated_total, 0);
   CHECK_COUNTS(heap, 0, 0, 0);
@@ -510,14 +502,14 @@ static void test_types_and_sizes(void) {
   CHECK(rcgc_slots_get(s2, 0) == NULL);
   rcgc_decref(y);
   rcgc_decref(s2);
-  st = stats_of(other);
+  st = heap_stats(other);
   CHECK_EQ(st.live_objects, 0);
   rcgc_heap_free(other);
 
   rcgc_decref(x);
   rcgc_decref(n);
   rcgc_decref(s);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
   rcgc_heap_free(heap);
 }
@@ -594,7 +586,7 @@ static void test_memory_limit(void) {
   CHECK(n * (16 + payload) <= limit);
   expect_error(__FILE__, __LINE__, "rcgc_alloc(blob_t) past the limit", 1,
                RCGC_ERR_MEMORY_LIMIT, RCGC_ERR_MEMORY_LIMIT, "rcgc_alloc");
-  rcgc_heap_stats st = stats_of(heap);
+  rcgc_heap_stats st = heap_stats(heap);
   CHECK_EQ(st.live_objects, n);
   CHECK_EQ(st.allocated_total, n);
   CHECK(st.bytes_in_use <= limit);
@@ -616,7 +608,7 @@ static void test_memory_limit(void) {
   CHECK_RC(rcgc_collect(heap, 2, &found), RCGC_OK);
   CHECK_EQ(found, 0);
   while (n > 0) rcgc_decref(objs[--n]);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(st.bytes_in_use, 0);
   /* a single object bigger than the limit never fits */
@@ -639,10 +631,10 @@ static void test_memory_limit(void) {
     CHECK(c != NULL);
     rcgc_set_ref(&c->a, c);
     rcgc_decref(c); /* garbage, held only by itself */
-    st = stats_of(heap);
+    st = heap_stats(heap);
     CHECK(st.bytes_in_use <= limit);
   }
-  st = stats_of(heap);
+  st = heap_stats(heap);
   printf("  memory limit %zu: %d garbage cycles allocated, %d freed by emergency collections\n",
          limit, rounds, cyc_destroyed);
   CHECK(cyc_destroyed > 0);
@@ -734,7 +726,7 @@ static void test_reentrant(void) {
   check_attempt("clear (refcount death)", &at_clear, "rcgc_collect");
   check_attempt("destroy (refcount death)", &at_destroy, "rcgc_collect");
   CHECK_EQ(at_traverse.calls, 0);
-  rcgc_heap_stats st = stats_of(g_heap);
+  rcgc_heap_stats st = heap_stats(g_heap);
   CHECK_EQ(st.live_objects, 0);
 
   /* inside a collection: traverse, finalize, clear, destroy */
@@ -754,7 +746,7 @@ static void test_reentrant(void) {
   check_attempt("clear (collection)", &at_clear, "rcgc_collect");
   check_attempt("destroy (collection)", &at_destroy, "rcgc_collect");
   check_attempt("traverse (collection)", &at_alloc, "rcgc_alloc");
-  st = stats_of(g_heap);
+  st = heap_stats(g_heap);
   CHECK_EQ(st.live_objects, 0);
   CHECK_COUNTS(g_heap, 0, 0, 0);
   rcgc_heap_free(g_heap);
@@ -806,7 +798,7 @@ static void test_misuse(void) {
   CHECK_CONTAINS(log.last, addr);
   printf("case %3lu: double rcgc_decref -> misuse handler \"%s\"\n", cases, log.last);
   CHECK_EQ(doomed_destroyed, 1);
-  rcgc_heap_stats st = stats_of(heap);
+  rcgc_heap_stats st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 1);
   CHECK_EQ(st.freed_total, 1);
 
@@ -818,7 +810,7 @@ static void test_misuse(void) {
   rcgc_decref(z);
   rcgc_decref(keep);
   CHECK_EQ(doomed_destroyed, 3);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(log.calls, 1);
 
@@ -835,7 +827,7 @@ static void test_misuse(void) {
   CHECK_CONTAINS(log.last, "selfish");
   printf("case %3lu: rcgc_decref in destroy -> misuse handler \"%s\"\n", cases, log.last);
   CHECK_EQ(doomed_destroyed, 4);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
 
   /* rcgc_heap_free from a callback of the same heap: reported, nothing freed */
@@ -850,7 +842,7 @@ static void test_misuse(void) {
   CHECK_EQ(log.calls, 3);
   CHECK_CONTAINS(log.last, "rcgc_heap_free");
   printf("case %3lu: rcgc_heap_free in finalize -> misuse handler \"%s\"\n", cases, log.last);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
   void *after = rcgc_slots_new(heap, 2);
   CHECK(after != NULL);
@@ -870,7 +862,7 @@ static void test_misuse(void) {
   CHECK(log.calls >= 4);
   CHECK_CONTAINS(log.last, "node");
   printf("  misuse handler: \"%s\"\n", log.last);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 3); /* nothing was freed */
   n1->a = NULL;
   n2->a = NULL;
@@ -879,7 +871,7 @@ static void test_misuse(void) {
   rcgc_decref(target);
   rcgc_decref(n1);
   rcgc_decref(n2);
-  st = stats_of(heap);
+  st = heap_stats(heap);
   CHECK_EQ(st.live_objects, 0);
   rcgc_heap_free(heap);
 }

@@ -60,14 +60,6 @@ static env setup(void) {
   return e;
 }
 
-static rcgc_heap_stats stats(rcgc_heap *h) {
-  rcgc_heap_stats st;
-  memset(&st, 0, sizeof st);
-  st.struct_size = sizeof st;
-  CHECK_RC(rcgc_heap_get_stats(h, &st), RCGC_OK);
-  return st;
-}
-
 static size_t collect(rcgc_heap *h) {
   size_t n = (size_t)-1;
   CHECK_RC(rcgc_collect(h, 2, &n), RCGC_OK);
@@ -75,7 +67,7 @@ static size_t collect(rcgc_heap *h) {
 }
 
 static void teardown(env *e) {
-  rcgc_heap_stats st = stats(e->h);
+  rcgc_heap_stats st = heap_stats(e->h);
   CHECK_EQ(st.live_objects, 0);
   CHECK_EQ(st.tracked_objects, 0);
   rcgc_heap_free(e->h);
@@ -172,7 +164,7 @@ static void test_cycles(void) {
   rcgc_decref(a);
   rcgc_decref(b);
   rcgc_decref(s);
-  CHECK_EQ(stats(e.h).live_objects, 3);
+  CHECK_EQ(heap_stats(e.h).live_objects, 3);
   CHECK_EQ(collect(e.h), 3);
   teardown(&e);
   printf("2-cycle and self-cycle: collect 0 while held, 3 after\n");
@@ -220,7 +212,7 @@ static void test_chain(void) {
     }
     head = n;
   }
-  CHECK_EQ(stats(e.h).live_objects, 1000010);
+  CHECK_EQ(heap_stats(e.h).live_objects, 1000010);
   rcgc_decref(head);
   for (int i = 0; i < 10; i++) CHECK_EQ(destroyed[i], 1);
   teardown(&e);
@@ -250,7 +242,7 @@ static void test_sweep(void) {
   CHECK_EQ(collect(e.h), 10);
   CHECK_EQ(destroyed[5], 1);
   CHECK_EQ(rcgc_refcount(keep), 1);
-  CHECK_EQ(stats(e.h).live_objects, 1);
+  CHECK_EQ(heap_stats(e.h).live_objects, 1);
   rcgc_decref(keep);
   teardown(&e);
   printf("a ring of 10 holding an outside object and a leaf: collect 10, the leaf freed\n");
@@ -274,7 +266,7 @@ static void test_callbacks(void) {
   CHECK_EQ(collect(e.h), 3);
   CHECK_EQ(destroyed[1], 1);
   CHECK_EQ(destroyed[2], 1);
-  CHECK_EQ(stats(e.h).live_objects, 0);
+  CHECK_EQ(heap_stats(e.h).live_objects, 0);
 
   node *f = new_node(e.fin_t, 4, 1);
   rcgc_set_ref(&f->a, f);
