@@ -13,8 +13,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 LABELS = {"rcgc_struct": "rcgc (struct node)", "rcgc_slots": "rcgc (slots object)",
+          "rcgc_refs": "rcgc (struct node, declared references)",
           "cpython": "CPython 3.11 (__slots__ class)", "boehm": "Boehm GC"}
-STYLE = {"rcgc_struct": ("tab:blue", "o"), "rcgc_slots": ("tab:cyan", "s"),
+STYLE = {"rcgc_struct": ("tab:blue", "o"), "rcgc_slots": ("tab:cyan", "s"), "rcgc_refs": ("tab:purple", "v"),
          "cpython": ("tab:orange", "^"), "boehm": ("tab:gray", "d")}
 
 

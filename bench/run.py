@@ -112,7 +112,7 @@ def modes(workload, system):
     return (None,)
 
 SCALING_N = [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
-SCALING_SYSTEMS = ("rcgc_struct", "rcgc_slots", "cpython")
+SCALING_SYSTEMS = ("rcgc_struct", "rcgc_slots", "rcgc_refs", "cpython")
 
 
 class BenchError(Exception):
