@@ -1,11 +1,11 @@
 //! Which allocator for object memory? Measures rcgc's per-heap size-class pool
 //! against glibc malloc, mimalloc as the process's allocator, and a first-class
 //! mimalloc heap (`mi_heap_new`, one per rcgc heap as the pool is), on what
-//! rcgc asks of an allocator: zeroed
-//! 32-byte blocks (a header and two references), allocated and freed at once
-//! (churn), 1,000,000 kept live (build), then freed, and the resident memory
-//! they take. Each measurement runs in a fresh process (the bench re-executes
-//! itself), allocators interleaved; medians of 5.
+//! rcgc asks of an allocator: zeroed 32-byte blocks (a header and two
+//! references), allocated and freed at once (churn), 1,000,000 kept live
+//! (build), then freed, and the resident memory they take. Each measurement
+//! runs in a fresh process (the bench re-executes itself), allocators
+//! interleaved; medians of 5.
 //!
 //! `cargo bench --bench allocators`
 
