@@ -4,10 +4,12 @@
 //! Shared by the property test (`tests/model.rs`, proptest) and the fuzz target
 //! (`fuzz/fuzz_targets/ops.rs`), which both include this file with `#[path]`.
 //!
-//! The model knows every object: its kind (a `Node` of a user type with two
-//! reference fields and Rust `extern "C"` traverse/clear/finalize/destroy
-//! callbacks, a slots object with 0..=3 slots, or a weak reference made by
-//! rcgc_weakref_new, which has no fields), its references, how many references
+//! The model knows every object: its kind (a `Node` with two reference fields,
+//! of a user type with Rust `extern "C"` traverse/clear/finalize/destroy
+//! callbacks or of one registered with declared references, whose fields rcgc
+//! traverses and clears itself and whose garbage it sweeps, with the same
+//! finalizer and no destroy; a slots object with 0..=3 slots; or a weak
+//! reference made by rcgc_weakref_new, which has no fields), its references, how many references
 //! the test holds on it ("external": the handles, plus what finalizers resurrected
 //! into the test's list or made and handed to the test), hence its refcount, its
 //! generation and whether its finalizer ran; for a weak reference its referent
@@ -99,7 +101,8 @@
 //!
 //! After every operation the harness checks: the live set (destroy callbacks of
 //! Nodes, and of a private untracked "tag" object each slots object holds in an
-//! extra last slot; for weak references, which have no destroy callback, the
+//! extra last slot and each declared Node in a third declared field; for weak
+//! references, which have no destroy callback, the
 //! weak reference objects rcgc_get_objects lists) equals the model's, each object
 //! destroyed exactly once; every live object's refcount and generation; the
 //! counts, thresholds, enabled flag and the heap's live/tracked statistics; the
@@ -184,6 +187,11 @@ unsafe extern "C" {
 pub enum Op {
     /// Allocate a Node (the test holds the new reference); `fin` % 8 is its finalizer.
     AllocNode { fin: u8 },
+    /// Allocate a Node of the type registered with declared references
+    /// (rcgc_type_register_with_refs: rcgc traverses and clears its fields
+    /// itself, and frees a garbage set made only of such Nodes and slots
+    /// objects in one sweep); otherwise as AllocNode.
+    AllocDeclared { fin: u8 },
     /// Allocate a slots object with `n` % 4 slots.
     AllocSlots { n: u8 },
     /// Store a reference to a live object in a field of a live object.
@@ -313,6 +321,9 @@ pub struct Exercised {
     /// Weak references finalizers made to garbage, cleared after the
     /// finalizers of a collection.
     pub cleared_after_finalizers: usize,
+    /// Collections whose garbage the heap sweeps (a set of slots objects and
+    /// declared Nodes only) after finalizers of declared Nodes ran in it.
+    pub swept_after_finalizers: usize,
 }
 
 /// Per-sequence settings.
@@ -350,6 +361,8 @@ pub struct Totals {
     pub finalizer_shared: AtomicUsize,
     pub finalizer_callbacks: AtomicUsize,
     pub cleared_after_finalizers: AtomicUsize,
+    pub swept: AtomicUsize,
+    pub swept_after_finalizers: AtomicUsize,
 }
 
 pub static TOTALS: Totals = Totals {
@@ -373,6 +386,8 @@ pub static TOTALS: Totals = Totals {
     finalizer_shared: AtomicUsize::new(0),
     finalizer_callbacks: AtomicUsize::new(0),
     cleared_after_finalizers: AtomicUsize::new(0),
+    swept: AtomicUsize::new(0),
+    swept_after_finalizers: AtomicUsize::new(0),
 };
 
 impl Totals {
@@ -387,7 +402,7 @@ impl Totals {
              because their weak reference was garbage, {} weak references freed by their callback in a \
              collection (counted in its result); finalizers made {} weak references (+{} times the shared one \
              returned), whose callbacks ran {} times, and {} of them were cleared after the finalizers of a \
-             collection, without callback",
+             collection, without callback; {} garbage sets swept ({} after finalizers of declared Nodes)",
             get(&self.sequences),
             get(&self.operations),
             get(&self.objects),
@@ -410,6 +425,8 @@ impl Totals {
             get(&self.finalizer_shared),
             get(&self.finalizer_callbacks),
             get(&self.cleared_after_finalizers),
+            get(&self.swept),
+            get(&self.swept_after_finalizers),
         )
     }
 }
@@ -430,7 +447,18 @@ struct Node {
     fin: usize,
 }
 
-/// The payload of the untracked tag a slots object holds in its last slot.
+/// The payload of a Node of the type with declared references: a Node, then
+/// a third declared reference, to the untracked tag whose destroy callback
+/// tells that the Node was freed (the type has no destroy callback, so that
+/// its garbage can be swept).
+#[repr(C)]
+struct DeclaredNode {
+    node: Node,
+    tag: *mut c_void,
+}
+
+/// The payload of the untracked tag a slots object holds in its last slot
+/// (and a Node of the declared type in its `tag` field).
 #[repr(C)]
 struct Tag {
     owner: usize,
@@ -649,6 +677,8 @@ struct Obj {
     alive: bool,
     generation: usize,
     finalized: bool,
+    /// A Node of the type with declared references.
+    declared: bool,
     /// A weak reference object's state.
     weak: Option<Weak>,
     /// The weak references to this object not cleared yet, in the heap's list
@@ -669,6 +699,7 @@ impl Obj {
             alive: true,
             generation: 0,
             finalized: false,
+            declared: false,
             weak: None,
             weakrefs: Vec::new(),
         }
@@ -1192,10 +1223,12 @@ impl Model {
         // references they make are new objects (ids from n on), outside the set.
         let alive_before = self.alive().count();
         let objs_before = self.objs.len();
+        let mut declared_finalized = false;
         if self.finalizers {
             for &i in &unreachable {
                 let o = &self.objs[i];
                 if o.alive && self.in_unreachable[i] && o.kind == Kind::Node && !o.finalized {
+                    declared_finalized |= o.declared;
                     self.objs[i].finalized = true;
                     self.incref(i);
                     self.run_finalizer(i);
@@ -1232,6 +1265,20 @@ impl Model {
             assert!(due.is_empty(), "model: no callback is due");
         }
         let found = garbage.len() + weakrefs_freed;
+        // The heap frees this garbage in one sweep rather than clearing it
+        // object by object when every member of the set found unreachable
+        // is a slots object or a declared Node; what the test can see is the
+        // same, which the checks after the operation hold it to.
+        let swept = unreachable
+            .iter()
+            .all(|&i| self.objs[i].kind == Kind::Slots || self.objs[i].declared);
+        if swept && !garbage.is_empty() {
+            add(&TOTALS.swept, 1);
+            if declared_finalized {
+                add(&TOTALS.swept_after_finalizers, 1);
+                self.exercised.swept_after_finalizers += 1;
+            }
+        }
 
         // Clear what is left; refcounting frees the cycles. As in the heap, what
         // one clear releases is freed after it, from the worklist.
@@ -1307,6 +1354,7 @@ pub const MAX_OBJECTS: usize = 400;
 pub struct Harness {
     heap: NonNull<Heap>,
     node_type: *const Type,
+    declared_type: *const Type,
     tag_type: *const Type,
     model: Model,
     destroyed: Vec<usize>,
@@ -1353,6 +1401,24 @@ impl Harness {
                 destroy: Some(node_destroy),
             })
             .expect("register Node") as *const Type;
+        let declared_name = CString::new("DeclaredNode").unwrap();
+        let declared = h
+            .register_type_with_refs(
+                &rcgc_type_spec {
+                    name: declared_name.as_ptr(),
+                    size: size_of::<DeclaredNode>(),
+                    traverse: None,
+                    clear: None,
+                    finalize: if config.finalizers { Some(node_finalize) } else { None },
+                    destroy: None,
+                },
+                &[
+                    std::mem::offset_of!(Node, a),
+                    std::mem::offset_of!(Node, b),
+                    std::mem::offset_of!(DeclaredNode, tag),
+                ],
+            )
+            .expect("register DeclaredNode") as *const Type;
         let tag_name = CString::new("Tag").unwrap();
         let tag = h
             .register_type(&rcgc_type_spec {
@@ -1367,6 +1433,7 @@ impl Harness {
         let mut harness = Harness {
             heap,
             node_type: node,
+            declared_type: declared,
             tag_type: tag,
             model: Model::new(stress, config.finalizers),
             destroyed: Vec::new(),
@@ -1426,6 +1493,18 @@ impl Harness {
         (!candidates.is_empty()).then(|| candidates[k as usize % candidates.len()])
     }
 
+    /// A new untracked tag whose destroy callback records `owner`; the caller
+    /// holds the new reference.
+    fn new_tag(&self, owner: usize) -> &Header {
+        // SAFETY: the type lives as long as the heap.
+        let tag_type = unsafe { &*self.tag_type };
+        // (The tag's type has no traverse: its allocation never collects.)
+        let tag = self.heap().alloc(tag_type, size_of::<Tag>()).expect("alloc Tag");
+        // SAFETY: a fresh Tag payload.
+        unsafe { (*tag.payload().cast::<Tag>()).owner = owner };
+        tag
+    }
+
     /// Stores `value` in field `f` of object `i`, in the heap and in the model.
     fn set_field(&mut self, i: usize, f: usize, value: Option<usize>) {
         let o = &self.model.objs[i];
@@ -1455,20 +1534,33 @@ impl Harness {
         add(&TOTALS.operations, 1);
         let mut automatic = None;
         match *op {
-            Op::AllocNode { fin } => {
+            Op::AllocNode { fin } | Op::AllocDeclared { fin } => {
                 if self.model.objs.len() >= MAX_OBJECTS {
                     return;
                 }
+                let declared = matches!(op, Op::AllocDeclared { .. });
                 let fin = Fin::from_byte(fin);
+                let (ty, size) = if declared {
+                    (self.declared_type, size_of::<DeclaredNode>())
+                } else {
+                    (self.node_type, size_of::<Node>())
+                };
                 // SAFETY: the type lives as long as the heap.
-                let ty = unsafe { &*self.node_type };
-                let p = self.heap().alloc(ty, size_of::<Node>()).expect("alloc Node").payload();
+                let p = self.heap().alloc(unsafe { &*ty }, size).expect("alloc Node").payload();
                 let id;
                 (id, automatic) = self.model.alloc(Kind::Node, fin, 2, p);
-                // SAFETY: a fresh, zeroed Node payload (nothing ran since its allocation).
+                // SAFETY: a fresh, zeroed payload that starts with a Node (nothing
+                // ran since its allocation).
                 unsafe {
                     (*p.cast::<Node>()).id = id;
                     (*p.cast::<Node>()).fin = fin as usize;
+                }
+                if declared {
+                    self.model.objs[id].declared = true;
+                    let tag = self.new_tag(id);
+                    // SAFETY: the empty tag field of a live DeclaredNode; the tag is live.
+                    unsafe { set_ref(&raw mut (*p.cast::<DeclaredNode>()).tag, tag.payload(), "model test") };
+                    decref(tag, "model test");
                 }
                 add(&TOTALS.objects, 1);
             }
@@ -1480,12 +1572,7 @@ impl Harness {
                 let p = self.heap().slots_new(n + 1).expect("slots_new").payload();
                 let id;
                 (id, automatic) = self.model.alloc(Kind::Slots, Fin::Nothing, n, p);
-                // SAFETY: the type lives as long as the heap.
-                let tag_type = unsafe { &*self.tag_type };
-                // (The tag's type has no traverse: its allocation never collects.)
-                let tag = self.heap().alloc(tag_type, size_of::<Tag>()).expect("alloc Tag");
-                // SAFETY: a fresh Tag payload.
-                unsafe { (*tag.payload().cast::<Tag>()).owner = id };
+                let tag = self.new_tag(id);
                 slots::set(header(p), n, Some(tag)).expect("slots::set tag");
                 decref(tag, "model test");
                 add(&TOTALS.objects, 1);
@@ -1686,8 +1773,8 @@ impl Harness {
                 .alive()
                 .find(|&i| self.model.objs[i].p == p)
                 .expect("a live weak reference the model knows")
-        } else if ptr::eq(h.ty(), self.node_type) {
-            // SAFETY: a live Node.
+        } else if ptr::eq(h.ty(), self.node_type) || ptr::eq(h.ty(), self.declared_type) {
+            // SAFETY: a live object whose payload starts with a Node.
             unsafe { (*p.cast::<Node>()).id }
         } else {
             let len = slots::len(h).expect("a slots object");
@@ -1757,7 +1844,7 @@ impl Harness {
         for id in DESTROYED.with(|d| std::mem::take(&mut *d.borrow_mut())) {
             self.destroyed[id] += 1;
         }
-        let (mut live, mut slots_live) = (0, 0);
+        let (mut live, mut tagged) = (0, 0);
         for i in 0..n {
             let o = &self.model.objs[i];
             if !o.alive {
@@ -1777,7 +1864,7 @@ impl Harness {
                 ));
             }
             live += 1;
-            slots_live += usize::from(o.kind == Kind::Slots);
+            tagged += usize::from(o.kind == Kind::Slots || o.declared);
             let h = header(o.p);
             if h.refcnt() as usize != o.rc {
                 self.fail(format_args!(
@@ -1821,9 +1908,9 @@ impl Harness {
             self.fail(format_args!("thresholds {thresholds:?} enabled {enabled}"));
         }
         let stats = self.heap().stats();
-        if stats.live_objects != live + slots_live || stats.tracked_objects != live {
+        if stats.live_objects != live + tagged || stats.tracked_objects != live {
             self.fail(format_args!(
-                "stats: {} live, {} tracked; the model has {live} objects, {slots_live} of them slots objects (with a tag each)",
+                "stats: {} live, {} tracked; the model has {live} objects, {tagged} of them with a tag (slots objects, declared Nodes)",
                 stats.live_objects, stats.tracked_objects
             ));
         }
@@ -1973,7 +2060,8 @@ pub fn decode(data: &[u8]) -> (CaseConfig, Vec<Op>) {
     while let Some(code) = bytes.next() {
         let mut b = || bytes.next().unwrap_or(0);
         let op = match code % 19 {
-            0 | 1 => Op::AllocNode { fin: b() },
+            0 => Op::AllocNode { fin: b() },
+            1 => Op::AllocDeclared { fin: b() },
             2 => Op::AllocSlots { n: b() },
             3..=5 => Op::Link {
                 src: u16::from(b()),
