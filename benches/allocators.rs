@@ -9,6 +9,8 @@
 //!
 //! `cargo bench --bench allocators`
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::time::Instant;
@@ -99,16 +101,6 @@ impl<A: GlobalAlloc> Blocks for Global<A> {
 
 static MIMALLOC: MiMalloc = MiMalloc;
 
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 /// (churn ns per alloc+free, build ns per block, free ns per block, resident bytes per block)
 fn measure(a: &mut dyn Blocks) -> [f64; 4] {
     let start = Instant::now();
@@ -125,7 +117,7 @@ fn measure(a: &mut dyn Blocks) -> [f64; 4] {
     // blocks' memory is counted.
     let mut live = vec![std::ptr::dangling_mut::<u8>(); LIVE];
     live.clear();
-    let before = resident_bytes();
+    let before = common::resident_bytes();
     let start = Instant::now();
     for _ in 0..LIVE {
         let p = a.alloc();
@@ -134,7 +126,7 @@ fn measure(a: &mut dyn Blocks) -> [f64; 4] {
         live.push(p);
     }
     let build = start.elapsed().as_nanos() as f64 / LIVE as f64;
-    let resident = (resident_bytes().saturating_sub(before)) as f64 / LIVE as f64;
+    let resident = (common::resident_bytes().saturating_sub(before)) as f64 / LIVE as f64;
     let start = Instant::now();
     for &p in &live {
         // SAFETY: from `alloc` above, freed once.

@@ -54,6 +54,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod common;
+
 use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -930,25 +932,15 @@ fn measure<L: Books>(workload: &str) -> Vec<f64> {
         // Computed bytes per object, and resident growth while building N
         // live nodes (slabs sized exactly, their pages touched only now).
         "memory" => {
-            let before = resident_bytes();
+            let before = common::resident_bytes();
             let mut l = L::new(N);
             build_list(&mut l, N, false, None);
-            let grown = resident_bytes().saturating_sub(before);
+            let grown = common::resident_bytes().saturating_sub(before);
             assert_eq!(l.len(0), N);
             vec![L::BYTES_PER_OBJECT as f64, grown as f64 / N as f64]
         }
         _ => panic!("unknown workload {workload}"),
     }
-}
-
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 // ---------------------------------------------------------------------------
