@@ -109,7 +109,8 @@ struct Node {
 /// One reference; its source is the node whose range of `Snapshot::first` holds it.
 struct Edge {
     target: usize,
-    /// Its position in the source's traverse order (NULL visits count), or slot index.
+    /// Its position in the source's traverse order (NULL visits count: for a
+    /// type with declared references, its field's rank), or slot index.
     index: usize,
 }
 

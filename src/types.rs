@@ -251,19 +251,18 @@ pub(crate) unsafe fn for_each_ref(h: &crate::header::Header, words: u64, mut f: 
     }
 }
 
-/// The traverse callback of a type with declared references.
+/// The traverse callback of a type with declared references, for the callers
+/// that go through traverse (introspection, the heap picture; the collector
+/// reads the fields inline). It visits every declared field in payload order,
+/// NULL ones too, so that a reference's position in traverse order is its
+/// field's rank, whichever fields before it are empty.
 unsafe extern "C" fn refs_traverse(obj: *mut c_void, visit: rcgc_visit_fn, ctx: *mut c_void) {
     let Some(visit) = visit else { return };
     // SAFETY: rcgc calls traverse with live objects of this type.
     let h = unsafe { crate::header::Header::from_payload(obj) };
-    // SAFETY: as above; each field holds NULL or a live object.
-    unsafe {
-        for_each_ref(h, h.ty().ref_words, |field| {
-            if !(*field).is_null() {
-                visit(*field, ctx);
-            }
-        });
-    }
+    // SAFETY: as above; each field holds NULL or a live object, and visit
+    // accepts both.
+    unsafe { for_each_ref(h, h.ty().ref_words, |field| visit(*field, ctx)) };
 }
 
 /// The clear callback of a type with declared references: each field to

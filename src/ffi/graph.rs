@@ -25,9 +25,10 @@ use crate::introspect::rcgc_object_fn;
 /// reports a reference it does not own), and whether a chain of references
 /// from an object with external > 0 reaches it (if not, it is garbage waiting
 /// for a collection). Each reference comes with its position in its
-/// source's traverse order (NULL visits count), or its slot index for slots
-/// objects. DOT draws objects held from outside in gold and garbage grey and
-/// dashed.
+/// source's traverse order (NULL visits count), its slot index for slots
+/// objects, or its field's rank among the declared fields (in payload order,
+/// empty ones counted) for types with declared references. DOT draws objects
+/// held from outside in gold and garbage grey and dashed.
 ///
 /// The heap is looked at once, before `write` is first called: only traverse
 /// callbacks run then (they must only call visit). `write` receives chunks

@@ -329,6 +329,48 @@ static void test_var(void) {
   printf("a larger payload's extra bytes are not references: collect 1\n");
 }
 
+/* 9. The heap picture numbers a reference by its field's rank among the
+ *    declared fields, in payload order (a before b), empty fields counted:
+ *    with a empty, the reference in b is [1]. */
+typedef struct text {
+  char buf[4096];
+  size_t len;
+} text;
+
+static int append_text(const char *chunk, size_t len, void *ctx) {
+  text *t = ctx;
+  CHECK(t->len + len < sizeof t->buf);
+  memcpy(t->buf + t->len, chunk, len);
+  t->len += len;
+  t->buf[t->len] = '\0';
+  return 0;
+}
+
+static text graph_of(rcgc_heap *h, void *root) {
+  text t = {.len = 0};
+  void *roots[] = {root};
+  CHECK_RC(rcgc_export_graph(h, RCGC_GRAPH_JSON, roots, 1, append_text, &t), RCGC_OK);
+  return t;
+}
+
+static void test_graph_positions(void) {
+  env e = setup();
+  node *n = new_node(e.node_t, 1, 0), *m = new_node(e.node_t, 2, 0);
+  rcgc_set_ref(&n->b, m);
+  text t = graph_of(e.h, n);
+  CHECK_CONTAINS(t.buf, "\"index\":1}");
+  CHECK(strstr(t.buf, "\"index\":0}") == NULL);
+  rcgc_set_ref(&n->a, m);
+  rcgc_clear_ref(&n->b);
+  t = graph_of(e.h, n);
+  CHECK_CONTAINS(t.buf, "\"index\":0}");
+  CHECK(strstr(t.buf, "\"index\":1}") == NULL);
+  rcgc_decref(m);
+  rcgc_decref(n);
+  teardown(&e);
+  printf("heap picture: a reference in b is [1] whether a is empty or not\n");
+}
+
 int main(void) {
   test_register_errors();
   test_cycles();
@@ -338,5 +380,6 @@ int main(void) {
   test_callbacks();
   test_weakref();
   test_var();
+  test_graph_positions();
   CHECK_DONE("test_refs");
 }
