@@ -636,8 +636,10 @@ class Heap:
         return Slots(self, n)
 
     def register(self, cls):
-        """Registers a Struct subclass with this heap (rcgc_type_register) and returns
-        it. Optional: the first allocation of a class registers it."""
+        """Registers a Struct subclass with this heap (rcgc_type_register, or
+        rcgc_type_register_with_refs for a class that keeps Struct's traverse and
+        clear) and returns it. Optional: the first allocation of a class registers
+        it."""
         self._type_for(cls)
         return cls
 
@@ -714,11 +716,20 @@ class Heap:
         spec = _ffi.TypeSpec()
         spec.name = cls._rcgc_name.encode()
         spec.size = max(1, ctypes.sizeof(cls._layout))
-        callbacks = _make_callbacks(st, cls)
+        offsets = _declared_offsets(cls)
+        callbacks = _make_callbacks(st, cls, declared=offsets is not None)
         for field, fn in callbacks.items():
             setattr(spec, field, fn)
         out = ctypes.c_void_p()
-        _check(lib.rcgc_type_register(st.check_open(), ctypes.byref(spec), ctypes.byref(out)))
+        if offsets is None:
+            _check(lib.rcgc_type_register(st.check_open(), ctypes.byref(spec), ctypes.byref(out)))
+        else:
+            array = (ctypes.c_size_t * len(offsets))(*offsets)
+            _check(
+                lib.rcgc_type_register_with_refs(
+                    st.check_open(), ctypes.byref(spec), array, len(offsets), ctypes.byref(out)
+                )
+            )
         st.keepalive.extend(callbacks.values())
         st.types[cls] = out.value
         st.classes[out.value] = cls
@@ -1085,6 +1096,13 @@ class Struct(Object):
       (an int, or None), since traverse may not call rcgc: ``visit(self.next)``.
     - ``clear(self)``: drop every reference, leaving the fields None (the default
       sets each Ref field to None).
+
+    A class that keeps both defaults is registered with its Ref fields declared
+    (``rcgc_type_register_with_refs``, when they lie in the payload's first 64
+    words): rcgc then reads and empties them itself, and a collection calls no
+    Python code for its objects but finalize and destroy (a full collection of a
+    100,000-object list: about 11 ns per object, against 6.8 us through Python
+    callbacks; bench/python_struct.py).
     - ``finalize(self)``: optional, runs at most once (PEP 442). Keeping ``self``
       (storing it anywhere) resurrects the object, as in a ``__del__``.
     - ``destroy(self)``: optional, just before the memory goes.
@@ -1155,8 +1173,26 @@ def _overrides(cls, name):
     return getattr(cls, name) is not getattr(Struct, name)
 
 
-def _make_callbacks(st, cls):
-    """The C callbacks of a Struct subclass in one heap."""
+# rcgc_type_register_with_refs takes reference fields in the payload's first 64 words.
+_MAX_DECLARED_OFFSET = 64 * ctypes.sizeof(ctypes.c_void_p)
+
+
+def _declared_offsets(cls):
+    """The offsets of cls's Ref fields when rcgc can traverse and clear them itself
+    (rcgc_type_register_with_refs): the class has Ref fields and keeps Struct's
+    traverse and clear, which visit and empty exactly those fields. None otherwise,
+    and then Python callbacks do it."""
+    if not cls._ref_fields or _overrides(cls, "traverse") or _overrides(cls, "clear"):
+        return None
+    offsets = [getattr(cls._layout, n).offset for n in cls._ref_fields]
+    if max(offsets) >= _MAX_DECLARED_OFFSET:
+        return None
+    return offsets
+
+
+def _make_callbacks(st, cls, declared=False):
+    """The C callbacks of a Struct subclass in one heap (with `declared`, rcgc
+    traverses and clears its Ref fields itself: no traverse or clear callback)."""
 
     def call(ptr, mode, method, *args):
         h = object.__new__(cls)
@@ -1176,7 +1212,7 @@ def _make_callbacks(st, cls):
             object.__setattr__(h, "_mode", _DEAD)
 
     callbacks = {}
-    if cls._ref_fields or _overrides(cls, "traverse"):
+    if not declared and (cls._ref_fields or _overrides(cls, "traverse")):
 
         def traverse(ptr, visit, ctx):
             def visitor(x):

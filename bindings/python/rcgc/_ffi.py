@@ -165,6 +165,15 @@ _proto("rcgc_heap_free", None, c_void_p)
 _proto("rcgc_heap_get_stats", c_int, c_void_p, ctypes.POINTER(HeapStatsStruct))
 _proto("rcgc_set_misuse_handler", None, c_void_p, MISUSE_FN, c_void_p)
 _proto("rcgc_type_register", c_int, c_void_p, ctypes.POINTER(TypeSpec), ctypes.POINTER(c_void_p))
+_proto(
+    "rcgc_type_register_with_refs",
+    c_int,
+    c_void_p,
+    ctypes.POINTER(TypeSpec),
+    ctypes.POINTER(c_size_t),
+    c_size_t,
+    ctypes.POINTER(c_void_p),
+)
 _proto("rcgc_alloc", c_void_p, c_void_p)
 _proto("rcgc_alloc_var", c_void_p, c_void_p, c_size_t)
 _proto("rcgc_incref", None, c_void_p)

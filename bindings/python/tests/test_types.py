@@ -72,6 +72,46 @@ def test_default_traverse_and_clear(heap):
     assert heap.collect() == 2
 
 
+def test_default_traverse_and_clear_run_inside_rcgc(heap, monkeypatch):
+    """A Struct that keeps Struct's traverse and clear is registered with its Ref
+    fields declared (rcgc_type_register_with_refs): collections read and empty the
+    fields without calling Python. Struct's own methods are replaced here by ones
+    that record their calls (the class still does not override them), so a
+    collection through Python callbacks would record some."""
+    calls = []
+    monkeypatch.setattr(rcgc.Struct, "traverse", lambda self, visit: calls.append("traverse"))
+    monkeypatch.setattr(rcgc.Struct, "clear", lambda self: calls.append("clear"))
+
+    class Pair(rcgc.Struct):
+        _fields_ = [("tag", ctypes.c_int64), ("left", rcgc.Ref), ("right", rcgc.Ref)]
+
+    x, y, keep = Pair(heap, tag=1), Pair(heap, tag=2), Pair(heap, tag=3)
+    x.left, x.right, y.right = y, keep, x  # a 2-cycle holding an outside object
+    assert [o.type_name for o in heap.get_referents(x)] == ["Pair", "Pair"]
+    del x, y
+    assert heap.collect() == 2
+    assert calls == []
+    assert keep.refcount == 1  # the cycle's reference to it was dropped
+    assert heap.callback_errors == []
+
+
+def test_ref_fields_past_64_words_keep_python_callbacks(heap):
+    """rcgc declares reference fields in the payload's first 64 words only; a Ref
+    field further on leaves traverse and clear to Python, with the same results."""
+
+    class Far(rcgc.Struct):
+        _fields_ = [("pad", ctypes.c_int64 * 64), ("next", rcgc.Ref)]
+
+    assert rcgc._declared_offsets(Far) is None
+    assert rcgc._declared_offsets(Auto) == [0]
+    assert rcgc._declared_offsets(Node) is None  # overrides traverse and clear
+    a, b = Far(heap), Far(heap)
+    a.next, b.next = b, a
+    del a, b
+    assert heap.collect() == 2
+    assert heap.stats().live_objects == 0
+
+
 def test_reachable_from_a_held_object_survives(heap):
     root = Node(heap)
     root.a = Node(heap)
