@@ -262,6 +262,13 @@ bench-checked:
 	$(CC) -O2 -I include bench/checked_mode.c target/release/librcgc.a $(LIBS) -o target/release/checked_mode
 	./target/release/checked_mode
 
+# Whether the scan pays for branches it cannot predict (docs/performance.md, live_tree).
+.PHONY: bench-branches
+bench-branches:
+	cargo build --release
+	$(CC) -O2 -I include -I bench bench/branches.c target/release/librcgc.a $(LIBS) -o target/release/branches
+	./target/release/branches
+
 # --- A picture of the heap (README): examples/graph.c writes a small heap as DOT and
 # says why one object is alive; `make graph` also renders docs/heap.png with Graphviz.
 # In `make test` the example must run, and its DOT must render when dot is installed.
