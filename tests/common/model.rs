@@ -9,10 +9,10 @@
 //! callbacks or of one registered with declared references, whose fields rcgc
 //! traverses and clears itself and whose garbage it sweeps, with the same
 //! finalizer and no destroy; a slots object with 0..=3 slots; or a weak
-//! reference made by rcgc_weakref_new, which has no fields), its references, how many references
-//! the test holds on it ("external": the handles, plus what finalizers resurrected
-//! into the test's list or made and handed to the test), hence its refcount, its
-//! generation and whether its finalizer ran; for a weak reference its referent
+//! reference made by rcgc_weakref_new, which has no fields), its references,
+//! how many references the test holds on it ("external": the handles, plus
+//! what finalizers resurrected into the test's list or made and handed to the
+//! test), hence its refcount, its generation and whether its finalizer ran; for a weak reference its referent
 //! (until cleared), its callback and the callback's `ctx`; for every object the
 //! list of weak references to it, in the heap's order; and the collector's
 //! counts, thresholds, enabled flag and long_lived_pending/total. From those it
@@ -102,8 +102,8 @@
 //! After every operation the harness checks: the live set (destroy callbacks of
 //! Nodes, and of a private untracked "tag" object each slots object holds in an
 //! extra last slot and each declared Node in a third declared field; for weak
-//! references, which have no destroy callback, the
-//! weak reference objects rcgc_get_objects lists) equals the model's, each object
+//! references, which have no destroy callback, the weak reference objects
+//! rcgc_get_objects lists) equals the model's, each object
 //! destroyed exactly once; every live object's refcount and generation; the
 //! counts, thresholds, enabled flag and the heap's live/tracked statistics; the
 //! objects finalizers resurrected; the weak references finalizers made (each

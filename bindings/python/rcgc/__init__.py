@@ -1096,6 +1096,9 @@ class Struct(Object):
       (an int, or None), since traverse may not call rcgc: ``visit(self.next)``.
     - ``clear(self)``: drop every reference, leaving the fields None (the default
       sets each Ref field to None).
+    - ``finalize(self)``: optional, runs at most once (PEP 442). Keeping ``self``
+      (storing it anywhere) resurrects the object, as in a ``__del__``.
+    - ``destroy(self)``: optional, just before the memory goes.
 
     A class that keeps both defaults is registered with its Ref fields declared
     (``rcgc_type_register_with_refs``, when they lie in the payload's first 64
@@ -1103,9 +1106,6 @@ class Struct(Object):
     Python code for its objects but finalize and destroy (a full collection of a
     100,000-object list: about 11 ns per object, against 6.8 us through Python
     callbacks; bench/python_struct.py).
-    - ``finalize(self)``: optional, runs at most once (PEP 442). Keeping ``self``
-      (storing it anywhere) resurrects the object, as in a ``__del__``.
-    - ``destroy(self)``: optional, just before the memory goes.
 
     A class with no Ref field and no traverse makes untracked objects. Create
     objects with ``Cls(heap, field=value, ...)``; the class is registered with the
